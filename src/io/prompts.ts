@@ -1,0 +1,44 @@
+import { DdxError } from '../errors.js';
+
+// Prompts are loaded only when a person is asked something, so scripts never pay for them.
+// Ctrl-C inside a prompt becomes CANCELLED (exit 130) and nothing is changed.
+
+export interface Choice<T> {
+  value: T;
+  name: string;
+  description?: string;
+  disabled?: boolean | string;
+}
+
+function cancelled(err: unknown): never {
+  const name = (err as { name?: string }).name;
+  if (name === 'ExitPromptError' || name === 'AbortPromptError' || name === 'CancelPromptError') {
+    throw new DdxError('CANCELLED', 'Cancelled; nothing was changed.');
+  }
+  throw err;
+}
+
+export async function askSearch<T>(
+  message: string,
+  source: (term: string | undefined) => Promise<Choice<T>[]>,
+): Promise<T> {
+  const { default: search } = await import('@inquirer/search');
+  return search<T>({ message, source: (term) => source(term) }).catch(cancelled);
+}
+
+export async function askSelect<T>(message: string, choices: Choice<T>[], def?: T): Promise<T> {
+  const { default: select } = await import('@inquirer/select');
+  return select<T>(
+    def === undefined ? { message, choices } : { message, choices, default: def },
+  ).catch(cancelled);
+}
+
+export async function askCheckbox<T>(message: string, choices: Choice<T>[]): Promise<T[]> {
+  const { default: checkbox } = await import('@inquirer/checkbox');
+  return checkbox<T>({ message, choices, required: true }).catch(cancelled);
+}
+
+export async function askConfirm(message: string): Promise<boolean> {
+  const { default: confirm } = await import('@inquirer/confirm');
+  return confirm({ message, default: false }).catch(cancelled);
+}

@@ -1,0 +1,79 @@
+import Database from 'better-sqlite3';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DdxError } from '../../errors.js';
+
+export type Db = Database.Database;
+
+/** How long a writer waits for another to finish before giving up with exit 5. */
+export const BUSY_TIMEOUT_MS = 10_000;
+
+/**
+ * Opens the file with the settings every connection must have: WAL so readers never block the
+ * writer, synchronous=FULL so an acknowledged change survives power loss (better-sqlite3's WAL
+ * default, NORMAL, may lose the last commits), foreign keys on, and a busy timeout so a writer
+ * waits its turn instead of failing.
+ */
+export function openDatabase(path: string): Db {
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    createPrivate(path);
+    const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    return db;
+  } catch (err) {
+    throw sqliteError(err, path);
+  }
+}
+
+// A new database is readable by its owner only; SQLite gives its -wal and -shm files the same
+// mode. Creating the file ourselves first is the only way to choose that mode.
+function createPrivate(path: string): void {
+  if (path === ':memory:') return;
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
+/** Turns what SQLite or the file system said into one sentence naming the file. */
+export function sqliteError(err: unknown, path: string): unknown {
+  if (err instanceof DdxError) return err;
+  const code = String((err as { code?: unknown }).code ?? '');
+  const said = err instanceof Error ? err.message : String(err);
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+    return new DdxError('DB_NOT_A_DATABASE', `${path} is not a ddx-share database (${said}).`, {
+      hint: 'Check --db or DDX_SHARE_DB.',
+      cause: err,
+    });
+  }
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return new DdxError(
+      'DB_LOCKED',
+      `${path} stayed locked by another writer for over ${BUSY_TIMEOUT_MS / 1000} s.`,
+      { hint: 'Try again when the other ddx-share command has finished.', cause: err },
+    );
+  }
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC') {
+    return new DdxError('DB_FULL', `The disk holding ${path} is full; nothing was written.`, {
+      hint: 'Free some space and run the command again.',
+      cause: err,
+    });
+  }
+  if (
+    code.startsWith('SQLITE_CANTOPEN') ||
+    code.startsWith('SQLITE_READONLY') ||
+    code.startsWith('SQLITE_IOERR') ||
+    code.startsWith('SQLITE_PERM') ||
+    ['EACCES', 'EROFS', 'ENOTDIR', 'EISDIR', 'EPERM'].includes(code)
+  ) {
+    return new DdxError('DB_UNAVAILABLE', `Cannot use the database ${path}: ${said}.`, {
+      hint: 'Check that the path is right and writable, or pass another with --db.',
+      cause: err,
+    });
+  }
+  return err;
+}

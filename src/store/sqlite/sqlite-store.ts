@@ -1,0 +1,261 @@
+import { existsSync, renameSync, statSync, chmodSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { DdxError } from '../../errors.js';
+import {
+  loadMigrationFiles,
+  planMigrations,
+  type AppliedMigration,
+  type MigrationFile,
+  type MigrationPlan,
+} from '../migrations.js';
+import { migrationsDir } from '../paths.js';
+import type { Finding, MigrationStatus, Reader, Store, Writer } from '../store.js';
+import { openDatabase, sqliteError, type Db } from './connection.js';
+import { SqliteReader, SqliteWriter, Statements } from './queries.js';
+
+const HISTORY = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  version INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  checksum TEXT NOT NULL,
+  applied_at TEXT NOT NULL
+) STRICT`;
+
+export class SqliteStore implements Store {
+  readonly backend = 'sqlite' as const;
+  private readonly st: Statements;
+  private files: MigrationFile[] | undefined;
+
+  private constructor(
+    private readonly db: Db,
+    readonly label: string,
+  ) {
+    this.st = new Statements(db);
+  }
+
+  /**
+   * Opens the database for a command. A brand-new empty file is migrated on the spot, so a
+   * newcomer's first command works; a database that is behind, edited or newer is refused
+   * (except by `migrate` itself, which passes `forMigrate`).
+   */
+  static open(path: string, opts: { forMigrate?: boolean } = {}): SqliteStore {
+    const store = new SqliteStore(openDatabase(path), path);
+    try {
+      if (!opts.forMigrate) store.ensureReady();
+      return store;
+    } catch (err) {
+      store.db.close();
+      throw sqliteError(err, path);
+    }
+  }
+
+  private migrationFiles(): MigrationFile[] {
+    this.files ??= loadMigrationFiles(migrationsDir('sqlite'));
+    return this.files;
+  }
+
+  private applied(): AppliedMigration[] {
+    const has = this.db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+      .get();
+    if (!has) return [];
+    return this.db
+      .prepare(
+        'SELECT version, name, checksum, applied_at AS appliedAt FROM schema_migrations ' +
+          'ORDER BY version',
+      )
+      .all() as AppliedMigration[];
+  }
+
+  private isEmpty(): boolean {
+    return (
+      this.db.prepare("SELECT 1 FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").get() ===
+      undefined
+    );
+  }
+
+  private plan(): MigrationPlan {
+    const applied = this.applied();
+    if (applied.length === 0 && !this.isEmpty()) {
+      throw new DdxError(
+        'DB_NOT_A_DATABASE',
+        `${this.label} holds tables but no ddx-share history.`,
+        {
+          hint: 'Check --db or DDX_SHARE_DB: this is some other SQLite database.',
+        },
+      );
+    }
+    return planMigrations(this.migrationFiles(), applied, this.label);
+  }
+
+  private ensureReady(): void {
+    const plan = this.plan();
+    if (plan.problem) throw plan.problem;
+    if (plan.pending.length === 0) return;
+    if (plan.status.current === 0) {
+      this.applyPending();
+      return;
+    }
+    throw new DdxError(
+      'DB_NEEDS_MIGRATE',
+      `${this.label} is at migration ${plan.status.current}; this build needs ` +
+        `${plan.status.migrations.at(-1)?.version}.`,
+      { hint: 'Run `ddx-share migrate` first.' },
+    );
+  }
+
+  /** Applies what is pending, each migration and its history row in one transaction. */
+  private applyPending(): void {
+    // One IMMEDIATE transaction covers reading the history and applying, so two staff running
+    // migrate at once apply each migration exactly once: the second waits, then finds none.
+    const files = this.migrationFiles();
+    for (;;) {
+      const done = this.db.transaction(() => {
+        this.db.exec(HISTORY);
+        const plan = planMigrations(files, this.applied(), this.label);
+        if (plan.problem) throw plan.problem;
+        const next = plan.pending[0];
+        if (!next) return true;
+        this.db.exec(next.sql);
+        this.db
+          .prepare(
+            'INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)',
+          )
+          .run(next.version, next.name, next.checksum, new Date().toISOString());
+        return false;
+      });
+      if (done.immediate()) return;
+    }
+  }
+
+  async migrationStatus(): Promise<MigrationStatus> {
+    const plan = this.plan();
+    if (plan.problem) throw Object.assign(plan.problem, { status: plan.status });
+    return plan.status;
+  }
+
+  async migrate(): Promise<MigrationStatus> {
+    this.wrap(() => this.applyPending());
+    return this.migrationStatus();
+  }
+
+  async read<T>(fn: (r: Reader) => Promise<T>): Promise<T> {
+    this.wrap(() => this.db.exec('BEGIN'));
+    try {
+      return await fn(new SqliteReader(this.st));
+    } finally {
+      if (this.db.inTransaction) this.db.exec('COMMIT');
+    }
+  }
+
+  async *stream<T>(fn: (r: Reader) => AsyncIterable<T>): AsyncIterable<T> {
+    this.wrap(() => this.db.exec('BEGIN'));
+    try {
+      yield* fn(new SqliteReader(this.st));
+    } finally {
+      if (this.db.inTransaction) this.db.exec('COMMIT');
+    }
+  }
+
+  async write<T>(fn: (w: Writer) => Promise<T>, opts: { rollback?: boolean } = {}): Promise<T> {
+    // IMMEDIATE takes the write lock before the first read, so the facts a decision is made on
+    // cannot change before the change commits, and no writer fails on a lock upgrade.
+    this.wrap(() => this.db.exec('BEGIN IMMEDIATE'));
+    try {
+      const result = await fn(new SqliteWriter(this.st));
+      this.wrap(() => this.db.exec(opts.rollback ? 'ROLLBACK' : 'COMMIT'));
+      return result;
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw sqliteError(err, this.label);
+    }
+  }
+
+  async checkGuards(): Promise<Finding[]> {
+    const findings: Finding[] = [];
+    const ok = this.db.pragma('quick_check', { simple: true });
+    if (ok !== 'ok') {
+      findings.push({
+        rule: 'storage',
+        code: 'STORAGE_CORRUPT',
+        target: this.label,
+        message: `SQLite's quick_check says: ${String(ok)}`,
+      });
+    }
+    // The guards a database should have are exactly those its migrations create: build them in
+    // memory and compare, so nothing here restates the schema.
+    const expected = new Database(':memory:');
+    try {
+      for (const f of this.migrationFiles()) expected.exec(f.sql);
+      const want = schemaObjects(expected);
+      const have = schemaObjects(this.db);
+      for (const [name, sql] of want) {
+        const got = have.get(name);
+        if (got === undefined) {
+          findings.push({
+            rule: 'guard',
+            code: 'GUARD_MISSING',
+            target: name,
+            message: `The database has lost ${name}; raw SQL is no longer refused there.`,
+          });
+        } else if (got !== sql) {
+          findings.push({
+            rule: 'guard',
+            code: 'GUARD_CHANGED',
+            target: name,
+            message: `${name} differs from the one its migrations created.`,
+          });
+        }
+      }
+    } finally {
+      expected.close();
+    }
+    return findings;
+  }
+
+  async backup(path: string, opts: { force: boolean }): Promise<{ path: string; bytes: number }> {
+    if (existsSync(path) && !opts.force) {
+      throw new DdxError('USAGE', `${path} already exists.`, {
+        hint: 'Choose a new path, or pass --force to replace it.',
+      });
+    }
+    // SQLite's online backup API copies a consistent snapshot while other staff keep writing.
+    // It writes beside the target first, so a failed backup never replaces a good one.
+    const tmp = `${path}.partial-${process.pid}`;
+    try {
+      await this.db.backup(tmp);
+      chmodSync(tmp, 0o600);
+      renameSync(tmp, path);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw sqliteError(err, path);
+    }
+    return { path, bytes: statSync(path).size };
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  /** The raw connection, for tests and the benchmark's baseline only. */
+  get connection(): Db {
+    return this.db;
+  }
+
+  private wrap<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw sqliteError(err, this.label);
+    }
+  }
+}
+
+/** Triggers, tables (their CHECK constraints) and indexes, by name, as SQL text. */
+function schemaObjects(db: Db): Map<string, string> {
+  const rows = db
+    .prepare(
+      "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'",
+    )
+    .all() as { type: string; name: string; sql: string }[];
+  return new Map(rows.map((r) => [`${r.type} ${r.name}`, r.sql]));
+}
