@@ -1,20 +1,21 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { z } from 'zod';
+import { createHmac, randomBytes } from 'node:crypto';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { canonicalJson } from '../audit/chain.js';
 import type { EventInput } from '../audit/event.js';
-import { DdxError } from '../errors.js';
-import { describeIssues, idSchema } from '../io/input.js';
-import type { RecordPosition } from '../io/records.js';
+import { DdxError, usage } from '../errors.js';
+import { InputError, RECORD_FORMATS, formatFromPath } from '../io/records.js';
+import type { RawRecord, RecordFormat, RecordPosition } from '../io/records.js';
 import { table, type Cell } from '../io/render.js';
 import { safeText } from '../io/sanitize.js';
-import { ENVIRONMENTS, SCOPES } from '../rules/types.js';
-import type { Refusal } from '../service/changes.js';
-import type { Writer } from '../store/store.js';
+import type { ScopeRequest } from '../rules/decide.js';
+import type { App, Scope } from '../rules/types.js';
+import type { Meta, Refusal } from '../service/changes.js';
+import type { Store, Writer } from '../store/store.js';
 import type { Context } from './context.js';
 
-// What the bulk commands and apply-plan share: the tally of a batch, how it is reported, the
-// progress line, and the sealed plan file.
+// What the bulk commands and apply-plan share: the input file, the tally of a batch and how it
+// is reported, the progress line, and the sealed plan file.
 
 /** Reports kept per kind of bad record; past this they are only counted, to bound memory. */
 export const REPORT_CAP = 1000;
@@ -31,7 +32,7 @@ export class Tally {
   /** Every denied record's event, uncapped: each one must be recorded. */
   readonly deniedEvents: EventInput[] = [];
   /** Dry runs only: what would change, for the plan. */
-  readonly changes: Record<string, unknown>[] = [];
+  readonly changes: unknown[] = [];
 
   get bad(): boolean {
     return this.deniedTotal > 0 || this.invalidTotal > 0;
@@ -57,13 +58,10 @@ export class Tally {
   }
 }
 
-export function summaryJson(
-  t: Tally,
-  opts: { dryRun: boolean; batch: string },
-): Record<string, unknown> {
+export function summaryJson(t: Tally, opts: { dryRun: boolean; batch: string }): Summary {
   // A batch with bad records applies nothing, so `applied` says 0; `accepted` keeps the count of
   // records that would apply once the bad ones are fixed.
-  const out: Record<string, unknown> = {
+  const out: Summary = {
     applied: t.bad ? 0 : t.applied,
     unchanged: t.unchanged,
     denied: t.denied,
@@ -78,28 +76,25 @@ export function summaryJson(
   return out;
 }
 
+type Summary = Record<string, unknown>;
+
 export function summaryText(
   ctx: Context,
   t: Tally,
   opts: { dryRun: boolean; batch: string; changes?: () => string; notes?: string[] },
 ): string {
   const s = ctx.style;
-  const lines: string[] = [];
   const bad = t.deniedTotal + t.invalidTotal;
-  if (t.bad) {
-    lines.push(
-      s.red(
-        `${opts.dryRun ? 'Dry run: nothing would be applied' : 'Nothing was applied'}: ` +
-          `${bad} record(s) are invalid or refused. Fix them and run the file again.`,
-      ),
-    );
-    if (!opts.dryRun && t.deniedTotal > 0) {
-      lines.push(`The ${t.deniedTotal} refusal(s) are in the audit trail (batch ${opts.batch}).`);
-    }
-  } else if (opts.dryRun) {
-    lines.push(`Dry run: ${t.applied} record(s) would change; nothing was written.`);
-  } else {
-    lines.push(`Applied ${t.applied} record(s) in one transaction (batch ${opts.batch}).`);
+  const none = opts.dryRun ? 'Dry run: nothing would be applied' : 'Nothing was applied';
+  const lines = [
+    t.bad
+      ? s.red(`${none}: ${bad} record(s) are invalid or refused. Fix them and run it again.`)
+      : opts.dryRun
+        ? `Dry run: ${t.applied} record(s) would change; nothing was written.`
+        : `Applied ${t.applied} record(s) in one transaction (batch ${opts.batch}).`,
+  ];
+  if (t.bad && !opts.dryRun && t.deniedTotal > 0) {
+    lines.push(`The refusals are in the audit trail (batch ${opts.batch}).`);
   }
   if (opts.dryRun && t.applied > 0 && opts.changes) lines.push('', opts.changes());
   const totals: Cell[][] = [
@@ -132,10 +127,8 @@ export function brief(ids: readonly string[], max = 8): string {
   return ids.length > max ? `${shown} and ${ids.length - max} more` : shown;
 }
 
-/**
- * A `\r` progress line on stderr, only on a terminal and only once the work has taken a second:
- * short runs stay quiet, and ctx.note is line-based.
- */
+/** A `\r` progress line on stderr, on a terminal, once the work has taken a second (ctx.note
+ * is line-based, and short runs stay quiet). */
 export function progress(ctx: Context, what: string): { tick(n: number): void; done(): void } {
   if (!ctx.stderrIsTTY) return { tick() {}, done() {} };
   const start = Date.now();
@@ -156,60 +149,101 @@ export function progress(ctx: Context, what: string): { tick(n: number): void; d
   };
 }
 
+// ---- the input file ----
+
+export function pickFormat(file: string, format: string | undefined): RecordFormat {
+  if (format !== undefined) {
+    const found = RECORD_FORMATS.find((f) => f === format.trim().toLowerCase());
+    if (found) return found;
+    throw usage(`Unknown --format "${format}": use one of ${RECORD_FORMATS.join(', ')}.`);
+  }
+  if (file === '-') throw usage('Reading records from stdin (--file -) needs --format.', FORMATS);
+  const found = formatFromPath(file);
+  if (found) return found;
+  throw usage(`Cannot tell the format of ${file} from its name (.csv, .ndjson, .json).`, FORMATS);
+}
+const FORMATS = 'Pass --format csv, ndjson or json.';
+
+type Input = { stream: NodeJS.ReadableStream; close(): void };
+
+export async function openInput(file: string): Promise<Input> {
+  if (file === '-') return { stream: process.stdin, close() {} };
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(file, 'r');
+    if ((await fh.stat()).isDirectory()) throw Object.assign(new Error(''), { code: 'EISDIR' });
+  } catch (err) {
+    await fh?.close();
+    throw inputProblem(err, file);
+  }
+  const stream = fh.createReadStream();
+  return { stream, close: () => stream.destroy() };
+}
+
+const FS_REASONS: Record<string, string> = { ENOENT: 'no such file', EISDIR: 'a directory' };
+
+export function inputProblem(err: unknown, file: string): unknown {
+  if (err instanceof InputError) {
+    return new DdxError('INVALID_INPUT', `Invalid input in ${file}: ${err.message}.`);
+  }
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string' || !code.startsWith('E')) return err;
+  const why = FS_REASONS[code] ?? (err as Error).message;
+  return new DdxError('INVALID_INPUT', `Cannot read ${file}: ${why}.`, { hint: 'Check --file.' });
+}
+
+/**
+ * The reader's own failures, as INVALID_INPUT naming the file: raised inside the write callback,
+ * an I/O error would otherwise be taken for one of the database's.
+ */
+export async function* guarded(records: AsyncIterable<RawRecord>, file: string) {
+  try {
+    yield* records;
+  } catch (err) {
+    throw inputProblem(err, file);
+  }
+}
+
 // ---- the plan file ----
 
 export const PLAN_FORMAT = 'ddx-share-plan/1';
 
-const sharing = z.strictObject({ scope: z.enum(SCOPES), workspaces: z.array(idSchema) });
-const ids = z.array(idSchema);
-const changeSchema = z.strictObject({
-  app: idSchema,
-  request: z.strictObject({
-    scope: z.enum(SCOPES).optional(),
-    workspaces: ids.optional(),
-    add: ids.optional(),
-    remove: ids.optional(),
-    environment: z.enum(ENVIRONMENTS).optional(),
-    revokeInstalls: z.boolean().optional(),
-  }),
-  before: sharing,
-  beforeUpdatedAt: z.string(),
-  after: sharing,
-  gained: ids,
-  lost: ids,
-  revokedInstalls: ids,
-  ticket: z.string().nullable(),
-  reason: z.string().nullable(),
-});
-const planSchema = z.strictObject({
-  format: z.literal(PLAN_FORMAT),
-  createdAt: z.string(),
-  actor: z.string(),
-  database: z.string(),
-  changes: z.array(changeSchema),
-  unchanged: z.number().int().nonnegative(),
-  digest: z.string().regex(/^[0-9a-f]{64}$/),
-});
+type Side = { scope: Scope; workspaces: string[] };
 
-export type PlanChange = z.infer<typeof changeSchema>;
-export type Plan = z.infer<typeof planSchema>;
+export interface PlanChange {
+  app: string;
+  request: ScopeRequest;
+  before: Side;
+  beforeUpdatedAt: string;
+  after: Side;
+  gained: string[];
+  lost: string[];
+  revokedInstalls: string[];
+  ticket: string | null;
+  reason: string | null;
+}
 
 /** The per-database secret that seals plans: only someone with the database can seal one. */
 export function planKey(w: Writer): Promise<string> {
   return w.setting('plan-key', () => randomBytes(32).toString('hex'));
 }
 
-function digestOf(body: Record<string, unknown>, key: string): string {
+export function digestOf(body: Record<string, unknown>, key: string): string {
   return createHmac('sha256', Buffer.from(key, 'hex')).update(canonicalJson(body)).digest('hex');
 }
 
-export function sealPlan(body: Omit<Plan, 'digest'>, key: string): Plan {
-  return { ...body, digest: digestOf(body, key) };
-}
-
-/** Written beside the target and renamed over it, so a reader never sees half a plan. */
-export function savePlan(path: string, plan: Plan): { replaced: boolean } {
-  const replaced = existsSync(path);
+/**
+ * Seals a dry run's changes into a plan, written beside the target and renamed over it so no one
+ * reads half a plan. The key needs a committed write of its own: the dry run's was rolled back.
+ */
+export async function writePlan(store: Store, meta: Meta, t: Tally, path: string): Promise<string> {
+  const key = await store.write((w) => planKey(w));
+  const body = {
+    ...{ format: PLAN_FORMAT, createdAt: meta.at, actor: meta.actor, database: store.label },
+    ...{ changes: t.changes, unchanged: t.unchanged },
+  };
+  const plan = { ...body, digest: digestOf(body, key) };
+  const replaced = existsSync(path) ? ', replacing the file there' : '';
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     writeFileSync(tmp, `${JSON.stringify(plan, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
@@ -220,36 +254,36 @@ export function savePlan(path: string, plan: Plan): { replaced: boolean } {
       hint: 'Choose another path for --save-plan.',
     });
   }
-  return { replaced };
+  return `Saved the plan to ${safeText(path)}${replaced}; apply it with \`ddx-share apply-plan\`.`;
 }
 
-/** Reads a plan and checks its shape; the seal is checked against the database separately. */
-export function loadPlan(path: string): { plan: Plan; raw: Record<string, unknown> } {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new DdxError('PLAN_INVALID', `Cannot read the plan ${path}: ${(err as Error).message}.`, {
-      hint: 'Pass a file saved by `set-scope --file ... --dry-run --save-plan`.',
-    });
-  }
-  const r = planSchema.safeParse(raw);
-  if (!r.success) {
-    throw new DdxError('PLAN_INVALID', `${path} is not a ddx-share plan: ${describeIssues(r.error)}.`);
-  }
-  return { plan: r.data, raw: raw as Record<string, unknown> };
+/** A set-scope record's change as a plan keeps it. */
+export function planChange(
+  rec: { app: string; request: ScopeRequest; ticket: string | null; reason: string | null },
+  v: { before: App; after: App; revokedInstalls: string[] },
+  gained: string[],
+  lost: string[],
+): PlanChange {
+  const { before, after, revokedInstalls } = v;
+  return {
+    ...rec,
+    before: { scope: before.scope, workspaces: before.workspaces },
+    beforeUpdatedAt: before.updatedAt,
+    after: { scope: after.scope, workspaces: after.workspaces },
+    ...{ gained, lost, revokedInstalls },
+  };
 }
 
-/** Throws PLAN_INVALID unless the digest is this database's seal over exactly this content. */
-export function checkSeal(raw: Record<string, unknown>, key: string): void {
-  const { digest, ...body } = raw;
-  const want = Buffer.from(digestOf(body, key), 'hex');
-  const got = Buffer.from(String(digest), 'hex');
-  if (got.length !== want.length || !timingSafeEqual(got, want)) {
-    throw new DdxError(
-      'PLAN_INVALID',
-      'The plan was edited after it was saved, or saved from another database; nothing was applied.',
-      { hint: 'Make a new plan with `set-scope --file ... --dry-run --save-plan`.' },
-    );
-  }
+export function planTable(changes: readonly PlanChange[]): string {
+  const side = (x: Side): string =>
+    x.scope === 'CustomWorkspaceAccess' ? `${x.scope} (${brief(x.workspaces, 4)})` : x.scope;
+  return table(
+    ['app', 'before', 'after', 'gained', 'lost', 'installs revoked'],
+    changes.map((c) => [
+      c.app,
+      side(c.before),
+      side(c.after),
+      ...[c.gained, c.lost, c.revokedInstalls].map((l) => brief(l)),
+    ]),
+  );
 }

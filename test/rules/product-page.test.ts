@@ -127,27 +127,31 @@ describe('product page', () => {
     }
   });
 
-  it('installable by other workspaces: production -> after a staff member grants a scope that covers them', () => {
-    const created = create('production', 'acme');
-    expect(installableBy(created)).toEqual([]);
-    for (const id of OTHERS) {
-      expect(decideInstall(created, acme.ref(id), false).ok, id).toBe(false);
-    }
-    for (const g of GRANTS) {
-      const app = grant(created, g.req);
-      expect(app.scope).toBe(g.scope);
-      expect(installableBy(app), g.scope).toEqual([...g.covered].sort());
+  it(
+    'installable by other workspaces: production -> ' +
+      'after a staff member grants a scope that covers them',
+    () => {
+      const created = create('production', 'acme');
+      expect(installableBy(created)).toEqual([]);
       for (const id of OTHERS) {
-        expect(decideInstall(app, acme.ref(id), false).ok, `${g.scope} ${id}`).toBe(
-          g.covered.includes(id),
-        );
+        expect(decideInstall(created, acme.ref(id), false).ok, id).toBe(false);
       }
-      expect(decideInstall(app, acme.ref('acme'), false)).toMatchObject({
-        ok: false,
-        code: 'NOT_INSTALLABLE',
-      });
-    }
-  });
+      for (const g of GRANTS) {
+        const app = grant(created, g.req);
+        expect(app.scope).toBe(g.scope);
+        expect(installableBy(app), g.scope).toEqual([...g.covered].sort());
+        for (const id of OTHERS) {
+          expect(decideInstall(app, acme.ref(id), false).ok, `${g.scope} ${id}`).toBe(
+            g.covered.includes(id),
+          );
+        }
+        expect(decideInstall(app, acme.ref('acme'), false)).toMatchObject({
+          ok: false,
+          code: 'NOT_INSTALLABLE',
+        });
+      }
+    },
+  );
 
   it('eligible for all-children/all/custom: development -> never', () => {
     for (const owner of ['acme', 'pat']) {
@@ -186,20 +190,24 @@ describe('product page', () => {
     }
   });
 
-  it('returned by the Admin API: production -> once shared cross-workspace, to the covered workspaces and the owner', () => {
-    const created = create('production', 'acme');
-    expect(adminApiFor(created)).toEqual([]);
-    expect(explainAccess(created, acme.ref('acme'), false)[2]).toMatchObject({
-      rule: 'R10',
-      code: 'NO_CROSS_WORKSPACE_SCOPE',
-    });
-    for (const g of GRANTS) {
-      const app = grant(created, g.req);
-      expect(adminApiFor(app), g.scope).toEqual(['acme', ...g.covered].sort());
-    }
-    const back = grant(grant(created, { scope: 'AllWorkspaces' }), {
-      scope: 'CurrentWorkspaceOnly',
-    });
-    expect(adminApiFor(back)).toEqual([]);
-  });
+  it(
+    'returned by the Admin API: production -> ' +
+      'once shared cross-workspace, to the covered workspaces and the owner',
+    () => {
+      const created = create('production', 'acme');
+      expect(adminApiFor(created)).toEqual([]);
+      expect(explainAccess(created, acme.ref('acme'), false)[2]).toMatchObject({
+        rule: 'R10',
+        code: 'NO_CROSS_WORKSPACE_SCOPE',
+      });
+      for (const g of GRANTS) {
+        const app = grant(created, g.req);
+        expect(adminApiFor(app), g.scope).toEqual(['acme', ...g.covered].sort());
+      }
+      const back = grant(grant(created, { scope: 'AllWorkspaces' }), {
+        scope: 'CurrentWorkspaceOnly',
+      });
+      expect(adminApiFor(back)).toEqual([]);
+    },
+  );
 });

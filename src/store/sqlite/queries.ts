@@ -196,7 +196,8 @@ export class SqliteReader implements Reader {
     const own = this.st.pluck('SELECT id FROM apps INDEXED BY apps_owner WHERE workspace_id = ?');
     for (const id of own.all(ws.id) as string[]) ids.add(id);
     const all = this.st.pluck(
-      "SELECT id FROM apps INDEXED BY apps_shared WHERE scope = 'AllWorkspaces'",
+      "SELECT id FROM apps INDEXED BY apps_shared WHERE scope = 'AllWorkspaces' " +
+        "AND scope <> 'CurrentWorkspaceOnly'",
     );
     for (const id of all.all() as string[]) ids.add(id);
     const children = this.st.pluck(
@@ -296,8 +297,9 @@ export class SqliteReader implements Reader {
   }
 
   async auditHead(): Promise<{ seq: number; hash: string }> {
-    const r = this.st.get('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1').get() as
-      { seq: number; hash: string } | undefined;
+    const r = this.st
+      .get('SELECT seq, hash FROM audit_events WHERE seq = (SELECT max(seq) FROM audit_events)')
+      .get() as { seq: number; hash: string } | undefined;
     return r ?? { seq: 0, hash: GENESIS };
   }
 
@@ -439,7 +441,7 @@ function appQuery(f: AppFilter): { sql: string; params: unknown[] } {
   }
   if (f.scope !== undefined && f.scope !== 'CurrentWorkspaceOnly') {
     return {
-      sql: `SELECT ${APP_COLUMNS} FROM apps a INDEXED BY apps_shared WHERE a.scope = ? AND ${tail}`,
+      sql: `SELECT ${APP_COLUMNS} FROM apps a INDEXED BY apps_shared WHERE a.scope = ? AND a.scope <> 'CurrentWorkspaceOnly' AND ${tail}`,
       params: [f.scope],
     };
   }

@@ -1,0 +1,288 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { usage } from '../errors.js';
+import { describeIssues, envSchema, idListSchema, idSchema, kindSchema } from '../io/input.js';
+import { nameSchema, reasonSchema, scopeSchema, slugify, ticketSchema } from '../io/input.js';
+import { InputError, readRecords } from '../io/records.js';
+import type { RawRecord, RecordFormat, RecordPosition, RecordSpec } from '../io/records.js';
+import { table, type Cell } from '../io/render.js';
+import { safeText } from '../io/sanitize.js';
+import type { ScopeRequest } from '../rules/decide.js';
+import { createApp, createWorkspace, setScope } from '../service/changes.js';
+import type { Meta, Outcome } from '../service/changes.js';
+import { audienceChange } from '../service/views.js';
+import type { Writer } from '../store/store.js';
+import { metaFor, value, type Context, type Result } from './context.js';
+import { guarded, inputProblem, openInput, pickFormat, planChange } from './plan-file.js';
+import { planTable, progress, summaryJson, summaryText, Tally, writePlan } from './plan-file.js';
+import type { PlanChange } from './plan-file.js';
+
+export interface BulkOptions {
+  file: string;
+  format?: string | undefined;
+  dryRun?: boolean;
+  savePlan?: string | undefined;
+}
+
+/** What a record's decision may use: one per batch, `at` moved along from record to record. */
+type Step = { w: Writer; meta: Meta; at: RecordPosition; t: Tally; dryRun: boolean; ids: FreeIds };
+
+interface Kind<R> {
+  noun: string;
+  spec: RecordSpec;
+  /** The field naming the app or workspace, to report a record that fails validation. */
+  idField: string;
+  schema(format: RecordFormat): z.ZodType<R>;
+  decide(s: Step, rec: R): Promise<void>;
+  /** A dry run's changes, for people. */
+  changes(t: Tally): string;
+}
+
+/** Thrown out of the write callback to roll the batch back; the tally holds the report. */
+class RollBack extends Error {}
+
+type Command = (ctx: Context, opts: BulkOptions) => Promise<Result>;
+export const bulkWorkspacesCommand: Command = (ctx, opts) => runBulk(ctx, opts, WORKSPACES);
+export const bulkAppsCommand: Command = (ctx, opts) => runBulk(ctx, opts, APPS);
+export const bulkScopeCommand: Command = (ctx, opts) => runBulk(ctx, opts, SCOPE);
+
+async function runBulk<R>(ctx: Context, opts: BulkOptions, kind: Kind<R>): Promise<Result> {
+  const format = pickFormat(opts.file, opts.format);
+  const dryRun = opts.dryRun ?? false;
+  if (opts.savePlan !== undefined && kind.noun !== SCOPE.noun) {
+    throw usage('--save-plan goes only with set-scope --file.');
+  }
+  if (opts.savePlan !== undefined && !dryRun) {
+    throw usage('--save-plan needs --dry-run.', 'A plan is made by a dry run and applied later.');
+  }
+  const batch = randomUUID();
+  const meta = metaFor(ctx, { batch });
+  const store = await ctx.openStore();
+  const input = await openInput(opts.file);
+  const t = new Tally();
+  const schema = kind.schema(format);
+  const bar = progress(ctx, `${kind.noun} records`);
+  try {
+    await store.write(
+      async (w) => {
+        const step: Step = { w, meta, at: { line: 0 }, t, dryRun, ids: new FreeIds() };
+        let seen = 0;
+        for await (const raw of guarded(readRecords(input.stream, format, kind.spec), opts.file)) {
+          bar.tick(++seen);
+          const rec = check(raw, format, schema, kind.idField, t);
+          if (rec === undefined) continue;
+          step.at = raw.at;
+          await kind.decide(step, rec);
+        }
+        // The CSV and JSON readers refuse an empty file; an empty NDJSON file is refused here.
+        if (seen === 0 && format === 'ndjson') {
+          throw inputProblem(new InputError('the file is empty'), opts.file);
+        }
+        if (t.bad) throw new RollBack();
+      },
+      { rollback: dryRun },
+    );
+  } catch (err) {
+    if (!(err instanceof RollBack)) throw err;
+  } finally {
+    bar.done();
+    input.close();
+  }
+  if (t.bad && !dryRun && t.deniedEvents.length > 0) {
+    // The refusals are recorded on their own, once the batch's writes have been thrown away.
+    await store.write(async (w) => {
+      for (const e of t.deniedEvents) await w.appendEvent(e);
+    });
+  }
+  const json = summaryJson(t, { dryRun, batch });
+  const notes: string[] = [];
+  const path = opts.savePlan;
+  if (path !== undefined) {
+    json.planSaved = !t.bad;
+    if (!t.bad) notes.push(await writePlan(store, meta, t, path));
+    else notes.push(`The plan was not saved to ${safeText(path)}: it has bad records.`);
+  }
+  const changes = (): string => kind.changes(t);
+  return value(json, () => summaryText(ctx, t, { dryRun, batch, changes, notes }), t.exitCode);
+}
+
+/** Validates one record, reporting it and returning undefined when it is malformed. */
+function check<R>(
+  raw: RawRecord,
+  format: RecordFormat,
+  schema: z.ZodType<R>,
+  idField: string,
+  t: Tally,
+): R | undefined {
+  if (!raw.ok) {
+    t.reject(raw.at, null, raw.message);
+    return undefined;
+  }
+  const fields = raw.fields;
+  // A JSON null is an absent value; CSV has none (the reader drops empty cells).
+  if (format !== 'csv') for (const k in fields) if (fields[k] === null) delete fields[k];
+  const r = schema.safeParse(fields);
+  if (r.success) return r.data;
+  const named = fields[idField];
+  t.reject(raw.at, typeof named === 'string' ? named.slice(0, 100) : null, describeIssues(r.error));
+  return undefined;
+}
+
+/**
+ * Ids made from names: the slug, else slug-2, slug-3... Checked inside the batch's transaction,
+ * so ids created by earlier records count as taken. Where a slug collided, the next number to
+ * try is remembered, so 10,000 records named "Acme" do not each rescan from 2.
+ */
+class FreeIds {
+  private readonly next = new Map<string, number>();
+
+  async free(w: Writer, table: 'workspaces' | 'apps', slug: string): Promise<string> {
+    const key = `${table}/${slug}`;
+    let n = this.next.get(key);
+    if (n === undefined) {
+      if ((await w.idTaken(table, [slug])).size === 0) return slug;
+      n = 2;
+    }
+    for (; ; n += 50) {
+      const candidates = Array.from({ length: 50 }, (_, i) => `${slug.slice(0, 60)}-${n! + i}`);
+      const taken = await w.idTaken(table, candidates);
+      const i = candidates.findIndex((c) => !taken.has(c));
+      if (i >= 0) {
+        this.next.set(key, n + i + 1);
+        return candidates[i]!;
+      }
+    }
+  }
+}
+
+const opt = <T extends z.ZodType>(s: T) => s.optional();
+
+/** A kind of record that creates one thing, with an id from its name unless it gives one. */
+function creates<R extends { name: string; id?: string | undefined }, Q>(k: {
+  noun: 'workspace' | 'app';
+  spec: RecordSpec;
+  schema: z.ZodType<R>;
+  request(rec: R, id: string): Q;
+  create(w: Writer, req: Q, meta: Meta): Promise<Outcome<unknown>>;
+  headers: string[];
+  row(req: Q): Cell[];
+}): Kind<R> {
+  const table_ = k.noun === 'app' ? 'apps' : 'workspaces';
+  return {
+    noun: k.noun,
+    spec: k.spec,
+    idField: 'id',
+    schema: () => k.schema,
+    async decide(s, rec) {
+      const id = rec.id ?? (await s.ids.free(s.w, table_, slugify(rec.name, k.noun)));
+      const req = k.request(rec, id);
+      const o = await k.create(s.w, req, s.meta);
+      if (!o.ok) return s.t.refuse(s.at, id, o);
+      s.t.applied++;
+      if (s.dryRun) s.t.changes.push({ ...s.at, ...req });
+      else if (!s.t.bad && o.event) await s.w.appendEvent(o.event);
+    },
+    changes: (t) =>
+      table(
+        k.headers,
+        t.changes.map((c) => k.row(c as Q)),
+      ),
+  };
+}
+
+const WORKSPACES = creates({
+  noun: 'workspace',
+  spec: { fields: ['name', 'kind', 'parent', 'id'], required: ['name', 'kind'] },
+  schema: z.object({
+    name: nameSchema,
+    kind: kindSchema,
+    parent: opt(idSchema),
+    id: opt(idSchema),
+  }),
+  request: (r, id) => ({ id, name: r.name, kind: r.kind, parentId: r.parent ?? null }),
+  create: createWorkspace,
+  headers: ['would create', 'name', 'kind', 'parent'],
+  row: (q) => [q.id, q.name, q.kind, q.parentId],
+});
+
+const APPS = creates({
+  noun: 'app',
+  spec: { fields: ['name', 'workspace', 'env', 'id'], required: ['name', 'workspace', 'env'] },
+  schema: z.object({ name: nameSchema, workspace: idSchema, env: envSchema, id: opt(idSchema) }),
+  request: (r, id) => ({ id, name: r.name, workspaceId: r.workspace, environment: r.env }),
+  create: createApp,
+  headers: ['would create', 'name', 'workspace', 'environment'],
+  row: (q) => [q.id, q.name, q.workspaceId, q.environment],
+});
+
+const FLAGS = new Map(Object.entries({ true: true, yes: true, 1: true, false: false, no: false }));
+FLAGS.set('0', false);
+const csvFlag = z.string().transform((v, ctx) => {
+  const found = FLAGS.get(v.trim().toLowerCase());
+  if (found !== undefined) return found;
+  ctx.addIssue({ code: 'custom', message: 'use one of true, false, yes, no, 1, 0' });
+  return z.NEVER;
+});
+
+function scopeRecord(flag: z.ZodType<boolean>) {
+  const fields = { app: idSchema, scope: opt(scopeSchema), env: opt(envSchema) };
+  const lists = {
+    workspaces: opt(idListSchema),
+    add: opt(idListSchema),
+    remove: opt(idListSchema),
+  };
+  const meta = { ticket: opt(ticketSchema), reason: opt(reasonSchema), revokeInstalls: opt(flag) };
+  return z.object({ ...fields, ...lists, ...meta }).transform((r, ctx) => {
+    // The requests set-scope refuses as usage errors, here reported per record.
+    const editsList = r.workspaces !== undefined || r.add !== undefined || r.remove !== undefined;
+    if (!editsList && (r.scope === undefined || r.scope === 'CustomWorkspaceAccess')) {
+      const message =
+        r.scope === undefined
+          ? 'a record needs a scope, or workspaces, add or remove'
+          : 'CustomWorkspaceAccess needs its list of workspaces';
+      ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    }
+    const request: ScopeRequest = { revokeInstalls: r.revokeInstalls ?? false };
+    if (r.scope !== undefined) request.scope = r.scope;
+    if (r.workspaces !== undefined) request.workspaces = r.workspaces;
+    if (r.add !== undefined) request.add = r.add;
+    if (r.remove !== undefined) request.remove = r.remove;
+    if (r.env !== undefined) request.environment = r.env;
+    return { app: r.app, request, ticket: r.ticket ?? null, reason: r.reason ?? null };
+  });
+}
+const csvScopeRecord = scopeRecord(csvFlag);
+const jsonScopeRecord = scopeRecord(z.boolean());
+
+const SCOPE: Kind<z.infer<typeof csvScopeRecord>> = {
+  noun: 'set-scope',
+  spec: {
+    fields: 'app scope workspaces add remove env ticket reason revokeInstalls'.split(' '),
+    required: ['app'],
+  },
+  idField: 'app',
+  schema: (format) => (format === 'csv' ? csvScopeRecord : jsonScopeRecord),
+  async decide(s, rec) {
+    const { ticket, reason } = rec;
+    const meta = ticket === null && reason === null ? s.meta : { ...s.meta, ticket, reason };
+    const o = await setScope(s.w, rec.app, rec.request, meta, { write: true });
+    if (!o.ok) return s.t.refuse(s.at, rec.app, o);
+    const v = o.value;
+    if (!v.changed) {
+      s.t.unchanged++;
+      return;
+    }
+    s.t.applied++;
+    if (s.dryRun) {
+      // Who gains and loses is worked out for plans only: too costly for every applied record.
+      const { gained, lost } = await audienceChange(s.w, v.before, v.after);
+      s.t.changes.push(planChange(rec, v, gained, lost));
+      return;
+    }
+    if (s.t.bad) return; // the batch will be rolled back, events and all
+    if (o.event) await s.w.appendEvent(o.event);
+    for (const e of o.revokeEvents ?? []) await s.w.appendEvent(e);
+  },
+  changes: (t) => planTable(t.changes as PlanChange[]),
+};

@@ -1,0 +1,278 @@
+// The audit trail is a complete record: replaying only its applied events, from nothing, rebuilds
+// exactly the workspaces, apps and installs the database holds. Random sequences of changes go
+// through the same service functions every command uses, in-process, on a fresh SQLite file.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { verifyChain } from '../../src/audit/chain.js';
+import type { AuditEvent } from '../../src/audit/event.js';
+import type { App, Environment, Scope, WorkspaceKind } from '../../src/rules/types.js';
+import {
+  createApp,
+  createWorkspace,
+  install,
+  setScope,
+  updateApp,
+  type Meta,
+} from '../../src/service/changes.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { Writer } from '../../src/store/store.js';
+import { tempDir } from '../helpers/cli.js';
+
+const RUNS = Number(process.env.FC_RUNS ?? 25);
+const WS = ['w0', 'w1', 'w2', 'w3', 'w4', 'w5'];
+const APPS = ['a0', 'a1', 'a2', 'a3'];
+const SCOPES: Scope[] = [
+  'CurrentWorkspaceOnly',
+  'AllChildWorkspaces',
+  'AllWorkspaces',
+  'CustomWorkspaceAccess',
+];
+
+type Op =
+  | { op: 'ws'; id: string; kind: WorkspaceKind; parent: string | null }
+  | { op: 'app'; id: string; ws: string; env: Environment }
+  | {
+      op: 'scope';
+      app: string;
+      scope: Scope | undefined;
+      workspaces: string[] | undefined;
+      add: string[] | undefined;
+      remove: string[] | undefined;
+      revoke: boolean;
+    }
+  | { op: 'install'; app: string; ws: string; uninstall: boolean }
+  | { op: 'rename'; app: string; name: string };
+
+const wsId = fc.constantFrom(...WS);
+const appId = fc.constantFrom(...APPS);
+const ids = fc.uniqueArray(wsId, { maxLength: 3 });
+const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined, freq: 2 });
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('ws' as const),
+      id: wsId,
+      kind: fc.constantFrom<WorkspaceKind>('organizational', 'organizational', 'personal'),
+      parent: fc.option(wsId, { nil: null }),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('app' as const),
+      id: appId,
+      ws: wsId,
+      env: fc.constantFrom<Environment>('production', 'production', 'development'),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant('scope' as const),
+      app: appId,
+      scope: maybe(fc.constantFrom(...SCOPES)),
+      workspaces: maybe(ids),
+      add: fc.option(ids, { nil: undefined, freq: 1 }),
+      remove: fc.option(ids, { nil: undefined, freq: 1 }),
+      revoke: fc.boolean(),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant('install' as const),
+      app: appId,
+      ws: wsId,
+      uninstall: fc.boolean(),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('rename' as const),
+      app: appId,
+      name: fc.constantFrom('Alpha', 'Beta'),
+    }),
+  },
+);
+
+// The state as a plain model, rebuilt from nothing but events.
+interface ModelWs {
+  id: string;
+  name: string;
+  kind: string;
+  parentId: string | null;
+  createdAt: string;
+  ancestors: string[];
+}
+interface Model {
+  workspaces: Map<string, ModelWs>;
+  apps: Map<string, App>;
+  installs: Set<string>;
+}
+
+function replay(events: readonly AuditEvent[]): Model {
+  const m: Model = { workspaces: new Map(), apps: new Map(), installs: new Set() };
+  for (const e of events) {
+    if (e.outcome !== 'applied') continue;
+    const before = e.before === null ? null : (JSON.parse(e.before) as Record<string, any>);
+    const after = e.after === null ? null : (JSON.parse(e.after) as Record<string, any>);
+    switch (e.action) {
+      case 'workspace.create': {
+        const parent = after!.parentId === null ? undefined : m.workspaces.get(after!.parentId);
+        expect(after!.parentId === null || parent !== undefined).toBe(true);
+        m.workspaces.set(e.target, {
+          id: after!.id,
+          name: after!.name,
+          kind: after!.kind,
+          parentId: after!.parentId,
+          createdAt: e.at,
+          ancestors: parent ? [...parent.ancestors, parent.id] : [],
+        });
+        break;
+      }
+      case 'app.create':
+        m.apps.set(e.target, {
+          id: after!.id,
+          name: after!.name,
+          workspaceId: after!.workspaceId,
+          environment: after!.environment,
+          scope: after!.scope,
+          workspaces: [],
+          createdAt: e.at,
+          updatedAt: e.at,
+        });
+        break;
+      case 'app.set-scope': {
+        const app = m.apps.get(e.target)!;
+        expect(before).toEqual({ scope: app.scope, workspaces: app.workspaces });
+        m.apps.set(e.target, {
+          ...app,
+          scope: after!.scope,
+          workspaces: after!.workspaces,
+          updatedAt: e.at,
+        });
+        break;
+      }
+      case 'app.update': {
+        const app = m.apps.get(e.target)!;
+        m.apps.set(e.target, { ...app, name: after!.name, updatedAt: e.at });
+        break;
+      }
+      case 'app.install':
+        m.installs.add(`${e.target}@${after!.workspace}`);
+        break;
+      case 'app.uninstall':
+        expect(m.installs.delete(`${e.target}@${before!.workspace}`)).toBe(true);
+        break;
+      default:
+        throw new Error(`unexpected action ${e.action}`);
+    }
+  }
+  return m;
+}
+
+async function apply(w: Writer, o: Op, meta: Meta) {
+  switch (o.op) {
+    case 'ws':
+      return createWorkspace(
+        w,
+        { id: o.id, name: `WS ${o.id}`, kind: o.kind, parentId: o.parent },
+        meta,
+      );
+    case 'app':
+      return createApp(
+        w,
+        { id: o.id, name: `App ${o.id}`, workspaceId: o.ws, environment: o.env },
+        meta,
+      );
+    case 'scope': {
+      const req: Parameters<typeof setScope>[2] = { revokeInstalls: o.revoke };
+      if (o.scope !== undefined) req.scope = o.scope;
+      if (o.workspaces !== undefined) req.workspaces = o.workspaces;
+      if (o.add !== undefined) req.add = o.add;
+      if (o.remove !== undefined) req.remove = o.remove;
+      return setScope(w, o.app, req, meta, { write: true });
+    }
+    case 'install':
+      return install(w, o.app, o.ws, meta, o.uninstall);
+    case 'rename':
+      return updateApp(w, o.app, { name: o.name }, meta);
+  }
+}
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+describe('audit replay', () => {
+  it('replaying only the applied events rebuilds exactly the stored data', async () => {
+    let sawApplied = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 60 }), async (ops) => {
+        const t = tempDir('ddx-replay-');
+        const store = SqliteStore.open(t.db);
+        try {
+          let applied = 0;
+          let denied = 0;
+          const start = Date.parse('2026-06-01T00:00:00.000Z');
+          for (const [i, o] of ops.entries()) {
+            const meta: Meta = {
+              actor: 'staff@ddx.example',
+              at: new Date(start + i * 1000).toISOString(),
+              ticket: i % 3 === 0 ? `SUP-${i}` : null,
+            };
+            await store.write(async (w) => {
+              const out = await apply(w, o, meta);
+              if (!out.ok) {
+                await w.appendEvent(out.event);
+                denied++;
+                return;
+              }
+              if (out.event) {
+                await w.appendEvent(out.event);
+                applied++;
+              }
+              for (const e of ('revokeEvents' in out ? out.revokeEvents : undefined) ?? []) {
+                await w.appendEvent(e);
+                applied++;
+              }
+            });
+          }
+          sawApplied += applied;
+
+          const { events, workspaces, apps, installs, verified } = await store.read(async (r) => ({
+            events: await collect(r.auditEvents({})),
+            workspaces: await collect(r.listWorkspaces()),
+            apps: await collect(r.listApps({})),
+            installs: await collect(r.listInstalls()),
+            verified: await verifyChain(r.auditEvents({})),
+          }));
+          expect(verified.ok).toBe(true);
+          expect(events.filter((e) => e.outcome === 'applied')).toHaveLength(applied);
+          expect(events.filter((e) => e.outcome === 'denied')).toHaveLength(denied);
+          expect(events.filter((e) => e.outcome === 'denied').every((e) => e.code)).toBe(true);
+
+          const model = replay(events);
+          const byId = <T extends { id: string }>(xs: Iterable<T>) =>
+            [...xs].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+          expect(byId(workspaces)).toEqual(byId(model.workspaces.values()));
+          expect(apps).toEqual(byId(model.apps.values()));
+          expect(installs.map((i) => `${i.appId}@${i.workspaceId}`).sort()).toEqual(
+            [...model.installs].sort(),
+          );
+        } finally {
+          await store.close();
+          t.cleanup();
+        }
+      }),
+      { numRuns: RUNS },
+    );
+    // The generator must reach real changes, not only denials.
+    expect(sawApplied).toBeGreaterThan(RUNS);
+  });
+});
