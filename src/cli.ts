@@ -353,12 +353,10 @@ export async function main(argv: string[]): Promise<number> {
     writeErr: (s) => errOut.push(s),
   });
   for (const cmd of allCommands(program)) {
-    cmd
-      .exitOverride()
-      .configureOutput({
-        writeOut: (s) => process.stdout.write(s),
-        writeErr: (s) => errOut.push(s),
-      });
+    cmd.exitOverride().configureOutput({
+      writeOut: (s) => process.stdout.write(s),
+      writeErr: (s) => errOut.push(s),
+    });
   }
   const json = argv.includes('--json');
   try {

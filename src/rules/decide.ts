@@ -186,8 +186,12 @@ function checkList(
   facts: ScopeFacts,
 ): ReturnType<typeof deny> | undefined {
   const { app, named } = facts;
-  // Removing a workspace that does not exist is refused too: it is almost always a typo.
-  const unknown = [...new Set([...ids, ...removed])].filter((id) => !named.has(id));
+  // Workspaces already on the list exist (the database keeps them so); every id the request
+  // names must be found. Removing one that does not exist is refused too: it is a typo.
+  const listed = new Set(app.scope === 'CustomWorkspaceAccess' ? app.workspaces : []);
+  const unknown = [...new Set([...ids, ...removed])].filter(
+    (id) => !named.has(id) && !listed.has(id),
+  );
   if (unknown.length > 0) {
     return deny('UNKNOWN_WORKSPACE', `No such workspace: ${unknown.join(', ')}.`, {
       workspaces: unknown,

@@ -46,11 +46,10 @@ type Op =
 const wsId = fc.constantFrom(...WS);
 const appId = fc.constantFrom(...APPS);
 const ids = fc.uniqueArray(wsId, { maxLength: 3 });
-const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined, freq: 2 });
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   {
-    weight: 3,
+    weight: 1,
     arbitrary: fc.record({
       op: fc.constant('ws' as const),
       id: wsId,
@@ -59,7 +58,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   {
-    weight: 3,
+    weight: 1,
     arbitrary: fc.record({
       op: fc.constant('app' as const),
       id: appId,
@@ -68,24 +67,40 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   {
-    weight: 4,
-    arbitrary: fc.record({
-      op: fc.constant('scope' as const),
-      app: appId,
-      scope: maybe(fc.constantFrom(...SCOPES)),
-      workspaces: maybe(ids),
-      add: fc.option(ids, { nil: undefined, freq: 1 }),
-      remove: fc.option(ids, { nil: undefined, freq: 1 }),
-      revoke: fc.boolean(),
-    }),
+    weight: 5,
+    arbitrary: fc
+      .tuple(
+        appId,
+        fc.constantFrom(...SCOPES, 'AllWorkspaces', 'AllChildWorkspaces'),
+        fc.constantFrom('plain', 'plain', 'list', 'add', 'remove', 'mixed'),
+        fc.uniqueArray(wsId, { minLength: 1, maxLength: 3 }),
+        ids,
+        fc.boolean(),
+      )
+      .map(([app, scope, shape, list, other, revoke]): Op => {
+        const none = { workspaces: undefined, add: undefined, remove: undefined };
+        const o = { op: 'scope' as const, app, revoke, ...none };
+        switch (shape) {
+          case 'plain':
+            return { ...o, scope };
+          case 'list':
+            return { ...o, scope: 'CustomWorkspaceAccess', workspaces: list };
+          case 'add':
+            return { ...o, scope: undefined, add: list };
+          case 'remove':
+            return { ...o, scope: undefined, remove: list };
+          default:
+            return { ...o, scope, workspaces: list, add: other, remove: other.slice(1) };
+        }
+      }),
   },
   {
-    weight: 4,
+    weight: 6,
     arbitrary: fc.record({
       op: fc.constant('install' as const),
       app: appId,
       ws: wsId,
-      uninstall: fc.boolean(),
+      uninstall: fc.constantFrom(false, false, true),
     }),
   },
   {
@@ -97,6 +112,52 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
 );
+
+// A setup that mostly succeeds (each workspace's parent is an earlier one, or none; each app
+// is made in one of them, shared with everyone, and installed here and there), then random
+// changes of every kind, many of which are refused.
+const setup: fc.Arbitrary<Op[]> = fc
+  .tuple(
+    fc.tuple(
+      ...WS.map((id, i) =>
+        fc.record({
+          op: fc.constant('ws' as const),
+          id: fc.constant(id),
+          kind: fc.constantFrom<WorkspaceKind>('organizational', 'organizational', 'personal'),
+          parent:
+            i === 0
+              ? fc.constant(null)
+              : fc.option(fc.constantFrom(...WS.slice(0, i)), { nil: null, freq: 3 }),
+        }),
+      ),
+    ),
+    fc.tuple(
+      ...APPS.map((id) =>
+        fc.record({
+          op: fc.constant('app' as const),
+          id: fc.constant(id),
+          ws: wsId,
+          env: fc.constantFrom<Environment>('production', 'production', 'development'),
+        }),
+      ),
+    ),
+    fc.array(fc.tuple(appId, wsId), { minLength: 2, maxLength: 6 }),
+  )
+  .map(([w, a, installs]) => [
+    ...w,
+    ...a,
+    // Share every app with everyone (refused for development apps), then install some.
+    ...APPS.map((app): Op => ({
+      op: 'scope',
+      app,
+      scope: 'AllWorkspaces',
+      workspaces: undefined,
+      add: undefined,
+      remove: undefined,
+      revoke: false,
+    })),
+    ...installs.map(([app, ws]): Op => ({ op: 'install', app, ws, uninstall: false })),
+  ]);
 
 // The state as a plain model, rebuilt from nothing but events.
 interface ModelWs {
@@ -211,68 +272,83 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 
 describe('audit replay', () => {
   it('replaying only the applied events rebuilds exactly the stored data', async () => {
-    let sawApplied = 0;
+    const seen = new Map<string, number>();
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 60 }), async (ops) => {
-        const t = tempDir('ddx-replay-');
-        const store = SqliteStore.open(t.db);
-        try {
-          let applied = 0;
-          let denied = 0;
-          const start = Date.parse('2026-06-01T00:00:00.000Z');
-          for (const [i, o] of ops.entries()) {
-            const meta: Meta = {
-              actor: 'staff@ddx.example',
-              at: new Date(start + i * 1000).toISOString(),
-              ticket: i % 3 === 0 ? `SUP-${i}` : null,
-            };
-            await store.write(async (w) => {
-              const out = await apply(w, o, meta);
-              if (!out.ok) {
-                await w.appendEvent(out.event);
-                denied++;
-                return;
-              }
-              if (out.event) {
-                await w.appendEvent(out.event);
-                applied++;
-              }
-              for (const e of ('revokeEvents' in out ? out.revokeEvents : undefined) ?? []) {
-                await w.appendEvent(e);
-                applied++;
-              }
-            });
+      fc.asyncProperty(
+        setup,
+        fc.array(op, { minLength: 20, maxLength: 60 }),
+        async (prefix, rest) => {
+          const ops = [...prefix, ...rest];
+          const t = tempDir('ddx-replay-');
+          const store = SqliteStore.open(t.db);
+          try {
+            let applied = 0;
+            let denied = 0;
+            const start = Date.parse('2026-06-01T00:00:00.000Z');
+            for (const [i, o] of ops.entries()) {
+              const meta: Meta = {
+                actor: 'staff@ddx.example',
+                at: new Date(start + i * 1000).toISOString(),
+                ticket: i % 3 === 0 ? `SUP-${i}` : null,
+              };
+              await store.write(async (w) => {
+                const out = await apply(w, o, meta);
+                if (!out.ok) {
+                  await w.appendEvent(out.event);
+                  denied++;
+                  return;
+                }
+                if (out.event) {
+                  await w.appendEvent(out.event);
+                  applied++;
+                }
+                for (const e of ('revokeEvents' in out ? out.revokeEvents : undefined) ?? []) {
+                  await w.appendEvent(e);
+                  applied++;
+                }
+              });
+            }
+
+            const { events, workspaces, apps, installs, verified } = await store.read(
+              async (r) => ({
+                events: await collect(r.auditEvents({})),
+                workspaces: await collect(r.listWorkspaces()),
+                apps: await collect(r.listApps({})),
+                installs: await collect(r.listInstalls()),
+                verified: await verifyChain(r.auditEvents({})),
+              }),
+            );
+            for (const e of events) {
+              const key = `${e.action} ${e.outcome}`;
+              seen.set(key, (seen.get(key) ?? 0) + 1);
+            }
+            expect(verified.ok).toBe(true);
+            expect(events.filter((e) => e.outcome === 'applied')).toHaveLength(applied);
+            expect(events.filter((e) => e.outcome === 'denied')).toHaveLength(denied);
+            expect(events.filter((e) => e.outcome === 'denied').every((e) => e.code)).toBe(true);
+
+            const model = replay(events);
+            const byId = <T extends { id: string }>(xs: Iterable<T>) =>
+              [...xs].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+            expect(byId(workspaces)).toEqual(byId(model.workspaces.values()));
+            expect(apps).toEqual(byId(model.apps.values()));
+            expect(installs.map((i) => `${i.appId}@${i.workspaceId}`).sort()).toEqual(
+              [...model.installs].sort(),
+            );
+          } finally {
+            await store.close();
+            t.cleanup();
           }
-          sawApplied += applied;
-
-          const { events, workspaces, apps, installs, verified } = await store.read(async (r) => ({
-            events: await collect(r.auditEvents({})),
-            workspaces: await collect(r.listWorkspaces()),
-            apps: await collect(r.listApps({})),
-            installs: await collect(r.listInstalls()),
-            verified: await verifyChain(r.auditEvents({})),
-          }));
-          expect(verified.ok).toBe(true);
-          expect(events.filter((e) => e.outcome === 'applied')).toHaveLength(applied);
-          expect(events.filter((e) => e.outcome === 'denied')).toHaveLength(denied);
-          expect(events.filter((e) => e.outcome === 'denied').every((e) => e.code)).toBe(true);
-
-          const model = replay(events);
-          const byId = <T extends { id: string }>(xs: Iterable<T>) =>
-            [...xs].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-          expect(byId(workspaces)).toEqual(byId(model.workspaces.values()));
-          expect(apps).toEqual(byId(model.apps.values()));
-          expect(installs.map((i) => `${i.appId}@${i.workspaceId}`).sort()).toEqual(
-            [...model.installs].sort(),
-          );
-        } finally {
-          await store.close();
-          t.cleanup();
-        }
-      }),
+        },
+      ),
       { numRuns: RUNS },
     );
-    // The generator must reach real changes, not only denials.
-    expect(sawApplied).toBeGreaterThan(RUNS);
+    // The generator must reach real changes of every kind, not only denials.
+    if (process.env.DEBUG_REPLAY) console.log(seen);
+    if (RUNS >= 25) {
+      for (const action of ['app.set-scope', 'app.install', 'app.uninstall', 'app.update']) {
+        expect(seen.get(`${action} applied`) ?? 0, action).toBeGreaterThan(0);
+      }
+    }
   });
 });

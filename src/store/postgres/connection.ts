@@ -129,10 +129,14 @@ export function pgError(err: unknown, loc: Location): unknown {
     );
   }
   if (code === '53100') {
-    return new DdxError('DB_FULL', `The disk of the PostgreSQL ${where} is full; nothing was written.`, {
-      hint: 'Free some space on the server and run the command again.',
-      cause: err,
-    });
+    return new DdxError(
+      'DB_FULL',
+      `The disk of the PostgreSQL ${where} is full; nothing was written.`,
+      {
+        hint: 'Free some space on the server and run the command again.',
+        cause: err,
+      },
+    );
   }
   return err;
 }
