@@ -287,8 +287,9 @@ function build(run: (fn: Run, globals: () => Globals) => void): Command {
         .option('--format <format>', 'table, json, ndjson or csv'),
       'ddx-share audit log --app billing-sync --outcome denied',
     ),
-    (o: Record<string, any>, cmd: Command) => async (ctx) =>
-      (await import('./commands/audit.js')).auditLogCommand(ctx, { ...o, actor: cmd.opts().actor }),
+    // `audit log` never changes anything, so there --actor can only be the filter.
+    (o: Record<string, any>) => async (ctx) =>
+      (await import('./commands/audit.js')).auditLogCommand(ctx, { ...o, actor: g().actor }),
   );
   on(
     example(
@@ -343,6 +344,7 @@ function build(run: (fn: Run, globals: () => Globals) => void): Command {
 
 /** Runs the CLI and returns the exit code; nothing below this function exits the process. */
 export async function main(argv: string[]): Promise<number> {
+  watchStdout();
   let pending: { fn: Run; globals: () => Globals } | undefined;
   const program = build((fn, globals) => {
     pending = { fn, globals };
@@ -359,6 +361,11 @@ export async function main(argv: string[]): Promise<number> {
     });
   }
   const json = argv.includes('--json');
+  // A reader that closed the pipe early (`| head`) has all it wanted: stop quietly.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(EXIT.ok);
+    throw err;
+  });
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
@@ -368,7 +375,9 @@ export async function main(argv: string[]): Promise<number> {
         errOut
           .join('')
           .replace(/^error: /, '')
-          .trim() || err.message;
+          .trim()
+          // Commander puts its "(Did you mean ...?)" on a line of its own: keep one sentence.
+          .replace(/\s*\n\s*/g, ' ') || err.message;
       return report(new DdxError('USAGE', text, { hint: 'See `ddx-share --help`.' }), json, false);
     }
     throw err;
@@ -419,15 +428,36 @@ async function execute(fn: Run, g: Globals): Promise<number> {
     }
     return result.exitCode ?? EXIT.ok;
   } catch (err) {
+    if (err instanceof StdoutClosed) return EXIT.ok;
     return report(err, json, g.verbose ?? Boolean(process.env.DEBUG));
   } finally {
     for (const s of stores) await s.close().catch(() => undefined);
   }
 }
 
+// A reader that stops early (`ddx-share list | head`) closes the pipe: the rest of the output
+// is not wanted, which is no error of ours, so printing stops quietly instead of crashing on
+// an unhandled EPIPE.
+class StdoutClosed extends Error {}
+let stdoutClosed = false;
+let watchingStdout = false;
+
+function watchStdout(): void {
+  if (watchingStdout) return;
+  watchingStdout = true;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    stdoutClosed = true;
+    process.stdout.emit('drain');
+  });
+}
+
 function print(text: string): Promise<void> | void {
+  if (stdoutClosed) throw new StdoutClosed();
   if (process.stdout.write(text)) return;
-  return new Promise((resolve) => process.stdout.once('drain', resolve));
+  return new Promise((resolve, reject) =>
+    process.stdout.once('drain', () => (stdoutClosed ? reject(new StdoutClosed()) : resolve())),
+  );
 }
 
 function report(err: unknown, json: boolean, verbose: boolean): number {

@@ -6,16 +6,15 @@ import { nameSchema, reasonSchema, scopeSchema, slugify, ticketSchema } from '..
 import { InputError, readRecords } from '../io/records.js';
 import type { RawRecord, RecordFormat, RecordPosition, RecordSpec } from '../io/records.js';
 import { table, type Cell } from '../io/render.js';
-import { safeText } from '../io/sanitize.js';
 import type { ScopeRequest } from '../rules/decide.js';
 import { createApp, createWorkspace, setScope } from '../service/changes.js';
 import type { Meta, Outcome } from '../service/changes.js';
 import { audienceChange } from '../service/views.js';
 import type { Writer } from '../store/store.js';
 import { metaFor, value, type Context, type Result } from './context.js';
+import { summaryJson, summaryText, Tally } from './apply-plan.js';
 import { guarded, inputProblem, openInput, pickFormat, planChange } from './plan-file.js';
-import { planTable, progress, summaryJson, summaryText, Tally, writePlan } from './plan-file.js';
-import type { PlanChange } from './plan-file.js';
+import { planTable, progress, startPlan, type PlanChange, type PlanWriter } from './plan-file.js';
 
 export interface BulkOptions {
   file: string;
@@ -25,7 +24,15 @@ export interface BulkOptions {
 }
 
 /** What a record's decision may use: one per batch, `at` moved along from record to record. */
-type Step = { w: Writer; meta: Meta; at: RecordPosition; t: Tally; dryRun: boolean; ids: FreeIds };
+interface Step {
+  w: Writer;
+  meta: Meta;
+  at: RecordPosition;
+  t: Tally;
+  dryRun: boolean;
+  ids: FreeIds;
+  plan: PlanWriter | undefined;
+}
 
 interface Kind<R> {
   noun: string;
@@ -58,6 +65,8 @@ async function runBulk<R>(ctx: Context, opts: BulkOptions, kind: Kind<R>): Promi
   const batch = randomUUID();
   const meta = metaFor(ctx, { batch });
   const store = await ctx.openStore();
+  const plan =
+    opts.savePlan === undefined ? undefined : await startPlan(store, meta, opts.savePlan);
   const input = await openInput(opts.file);
   const t = new Tally();
   const schema = kind.schema(format);
@@ -65,11 +74,15 @@ async function runBulk<R>(ctx: Context, opts: BulkOptions, kind: Kind<R>): Promi
   try {
     await store.write(
       async (w) => {
-        const step: Step = { w, meta, at: { line: 0 }, t, dryRun, ids: new FreeIds() };
+        const step: Step = { w, meta, at: { line: 0 }, t, dryRun, ids: new FreeIds(), plan };
+        const records = readRecords(input.stream, format, kind.spec)[Symbol.asyncIterator]();
         let seen = 0;
-        for await (const raw of guarded(readRecords(input.stream, format, kind.spec), opts.file)) {
+        for (;;) {
+          const next = await guarded(records, opts.file);
+          if (next.done) break;
+          const raw = next.value;
           bar.tick(++seen);
-          const rec = check(raw, format, schema, kind.idField, t);
+          const rec = check(raw, schema, kind.idField, t);
           if (rec === undefined) continue;
           step.at = raw.at;
           await kind.decide(step, rec);
@@ -83,7 +96,10 @@ async function runBulk<R>(ctx: Context, opts: BulkOptions, kind: Kind<R>): Promi
       { rollback: dryRun },
     );
   } catch (err) {
-    if (!(err instanceof RollBack)) throw err;
+    if (!(err instanceof RollBack)) {
+      plan?.abort();
+      throw err;
+    }
   } finally {
     bar.done();
     input.close();
@@ -96,31 +112,23 @@ async function runBulk<R>(ctx: Context, opts: BulkOptions, kind: Kind<R>): Promi
   }
   const json = summaryJson(t, { dryRun, batch });
   const notes: string[] = [];
-  const path = opts.savePlan;
-  if (path !== undefined) {
+  if (plan) {
     json.planSaved = !t.bad;
-    if (!t.bad) notes.push(await writePlan(store, meta, t, path));
-    else notes.push(`The plan was not saved to ${safeText(path)}: it has bad records.`);
+    notes.push(plan.end(t.bad, t.unchanged));
   }
   const changes = (): string => kind.changes(t);
   return value(json, () => summaryText(ctx, t, { dryRun, batch, changes, notes }), t.exitCode);
 }
 
 /** Validates one record, reporting it and returning undefined when it is malformed. */
-function check<R>(
-  raw: RawRecord,
-  format: RecordFormat,
-  schema: z.ZodType<R>,
-  idField: string,
-  t: Tally,
-): R | undefined {
+function check<R>(raw: RawRecord, schema: z.ZodType<R>, idField: string, t: Tally): R | undefined {
   if (!raw.ok) {
     t.reject(raw.at, null, raw.message);
     return undefined;
   }
   const fields = raw.fields;
-  // A JSON null is an absent value; CSV has none (the reader drops empty cells).
-  if (format !== 'csv') for (const k in fields) if (fields[k] === null) delete fields[k];
+  // A JSON null is an absent value, as an empty CSV cell is (the reader drops those).
+  for (const k in fields) if (fields[k] === null) delete fields[k];
   const r = schema.safeParse(fields);
   if (r.success) return r.data;
   const named = fields[idField];
@@ -182,11 +190,7 @@ function creates<R extends { name: string; id?: string | undefined }, Q>(k: {
       if (s.dryRun) s.t.changes.push({ ...s.at, ...req });
       else if (!s.t.bad && o.event) await s.w.appendEvent(o.event);
     },
-    changes: (t) =>
-      table(
-        k.headers,
-        t.changes.map((c) => k.row(c as Q)),
-      ),
+    changes: (t) => table(k.headers, t.changes.map(k.row as (c: unknown) => Cell[])),
   };
 }
 
@@ -277,7 +281,9 @@ const SCOPE: Kind<z.infer<typeof csvScopeRecord>> = {
     if (s.dryRun) {
       // Who gains and loses is worked out for plans only: too costly for every applied record.
       const { gained, lost } = await audienceChange(s.w, v.before, v.after);
-      s.t.changes.push(planChange(rec, v, gained, lost));
+      const change = planChange(rec, v, gained, lost);
+      s.plan?.add(change);
+      s.t.changes.push(change);
       return;
     }
     if (s.t.bad) return; // the batch will be rolled back, events and all

@@ -34,7 +34,8 @@ const APPS: [string, string, string, Environment][] = [
 
 export async function demoCommand(ctx: Context, dbFlag: string | undefined): Promise<Result> {
   const path = resolve(dbFlag ?? 'ddx-share-demo.db');
-  if (path === resolveDbLocation(undefined, {})) {
+  // The default location as it would be without --db and DDX_SHARE_DB (XDG_DATA_HOME counts).
+  if (path === resolveDbLocation(undefined, { XDG_DATA_HOME: process.env.XDG_DATA_HOME })) {
     throw new DdxError('USAGE', 'The demo never runs on the default database.', {
       hint: 'Leave out --db, or name a new file.',
     });

@@ -20,6 +20,16 @@ export function parseFormat<T extends string>(
   if (!found) {
     throw new DdxError('USAGE', `Unknown format "${value}": use one of ${formats.join(', ')}.`);
   }
+  // --json promises scripts exactly one JSON document on stdout, whatever else is asked.
+  if (json && found !== 'json') {
+    throw new DdxError(
+      'USAGE',
+      `--json prints one JSON document; it does not go with --format ${found}.`,
+      {
+        hint: 'Leave out --json to get that format.',
+      },
+    );
+  }
   return found;
 }
 
@@ -45,8 +55,18 @@ export async function listCommand(ctx: Context, opts: ListOptions): Promise<Resu
     opts.visibleTo === undefined ? undefined : check(idSchema, opts.visibleTo, '--visible-to');
   const format = parseFormat(opts.format, LIST_FORMATS, ctx.json);
   const store = await ctx.openStore();
+  // Checked before anything is printed, so an unknown workspace never leaves a CSV header behind.
+  if (visibleTo !== undefined && !(await store.read((r) => r.getWorkspace(visibleTo)))) {
+    throw unknownWorkspace(visibleTo);
+  }
   const rows = store.stream((r) => (visibleTo ? visible(r, visibleTo, filter) : all(r, filter)));
   return { kind: 'lines', lines: lines(rows, format, visibleTo !== undefined, ctx) };
+}
+
+function unknownWorkspace(wsId: string): DdxError {
+  return new DdxError('UNKNOWN_WORKSPACE', `No workspace has the id ${wsId}.`, {
+    details: { workspaces: [wsId] },
+  });
 }
 
 async function* all(r: Reader, filter: AppFilter): AsyncIterable<Row> {
@@ -55,11 +75,7 @@ async function* all(r: Reader, filter: AppFilter): AsyncIterable<Row> {
 
 async function* visible(r: Reader, wsId: string, filter: AppFilter): AsyncIterable<Row> {
   const ws = await r.getWorkspace(wsId);
-  if (!ws) {
-    throw new DdxError('UNKNOWN_WORKSPACE', `No workspace has the id ${wsId}.`, {
-      details: { workspaces: [wsId] },
-    });
-  }
+  if (!ws) throw unknownWorkspace(wsId);
   const ref = refOf(ws);
   const apps: App[] = [];
   for await (const app of r.appsVisibleTo(ref, filter)) apps.push(app);

@@ -1,124 +1,20 @@
-import { createHmac, randomBytes } from 'node:crypto';
-import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHmac, randomBytes, timingSafeEqual, type Hmac } from 'node:crypto';
+import { closeSync, existsSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { canonicalJson } from '../audit/chain.js';
-import type { EventInput } from '../audit/event.js';
 import { DdxError, usage } from '../errors.js';
 import { InputError, RECORD_FORMATS, formatFromPath } from '../io/records.js';
-import type { RawRecord, RecordFormat, RecordPosition } from '../io/records.js';
-import { table, type Cell } from '../io/render.js';
+import type { RawRecord, RecordFormat } from '../io/records.js';
+import { table } from '../io/render.js';
 import { safeText } from '../io/sanitize.js';
 import type { ScopeRequest } from '../rules/decide.js';
 import type { App, Scope } from '../rules/types.js';
-import type { Meta, Refusal } from '../service/changes.js';
+import type { Meta } from '../service/changes.js';
 import type { Store, Writer } from '../store/store.js';
 import type { Context } from './context.js';
 
-// What the bulk commands and apply-plan share: the input file, the tally of a batch and how it
-// is reported, the progress line, and the sealed plan file.
-
-/** Reports kept per kind of bad record; past this they are only counted, to bound memory. */
-export const REPORT_CAP = 1000;
-
-export type BadRecord = RecordPosition & { id: string | null; code: string; message: string };
-
-export class Tally {
-  applied = 0;
-  unchanged = 0;
-  deniedTotal = 0;
-  invalidTotal = 0;
-  readonly denied: BadRecord[] = [];
-  readonly invalid: BadRecord[] = [];
-  /** Every denied record's event, uncapped: each one must be recorded. */
-  readonly deniedEvents: EventInput[] = [];
-  /** Dry runs only: what would change, for the plan. */
-  readonly changes: unknown[] = [];
-
-  get bad(): boolean {
-    return this.deniedTotal > 0 || this.invalidTotal > 0;
-  }
-
-  get exitCode(): number | undefined {
-    return this.invalidTotal > 0 ? 2 : this.deniedTotal > 0 ? 3 : undefined;
-  }
-
-  reject(at: RecordPosition, id: string | null, message: string): void {
-    this.invalidTotal++;
-    if (this.invalid.length < REPORT_CAP) {
-      this.invalid.push({ ...at, id, code: 'INVALID_INPUT', message });
-    }
-  }
-
-  refuse(at: RecordPosition, id: string, r: Refusal): void {
-    this.deniedTotal++;
-    this.deniedEvents.push(r.event);
-    if (this.denied.length < REPORT_CAP) {
-      this.denied.push({ ...at, id, code: r.denial.code, message: r.denial.message });
-    }
-  }
-}
-
-export function summaryJson(t: Tally, opts: { dryRun: boolean; batch: string }): Summary {
-  // A batch with bad records applies nothing, so `applied` says 0; `accepted` keeps the count of
-  // records that would apply once the bad ones are fixed.
-  const out: Summary = {
-    applied: t.bad ? 0 : t.applied,
-    unchanged: t.unchanged,
-    denied: t.denied,
-    invalid: t.invalid,
-    dryRun: opts.dryRun,
-    batch: opts.batch,
-    accepted: t.applied,
-    deniedTotal: t.deniedTotal,
-    invalidTotal: t.invalidTotal,
-  };
-  if (opts.dryRun) out.changes = t.changes;
-  return out;
-}
-
-type Summary = Record<string, unknown>;
-
-export function summaryText(
-  ctx: Context,
-  t: Tally,
-  opts: { dryRun: boolean; batch: string; changes?: () => string; notes?: string[] },
-): string {
-  const s = ctx.style;
-  const bad = t.deniedTotal + t.invalidTotal;
-  const none = opts.dryRun ? 'Dry run: nothing would be applied' : 'Nothing was applied';
-  const lines = [
-    t.bad
-      ? s.red(`${none}: ${bad} record(s) are invalid or refused. Fix them and run it again.`)
-      : opts.dryRun
-        ? `Dry run: ${t.applied} record(s) would change; nothing was written.`
-        : `Applied ${t.applied} record(s) in one transaction (batch ${opts.batch}).`,
-  ];
-  if (t.bad && !opts.dryRun && t.deniedTotal > 0) {
-    lines.push(`The refusals are in the audit trail (batch ${opts.batch}).`);
-  }
-  if (opts.dryRun && t.applied > 0 && opts.changes) lines.push('', opts.changes());
-  const totals: Cell[][] = [
-    [opts.dryRun || t.bad ? 'would apply' : 'applied', t.applied],
-    ['unchanged', t.unchanged],
-    ['denied', t.deniedTotal],
-    ['invalid', t.invalidTotal],
-  ];
-  lines.push('', table(['records', 'count'], totals, s));
-  // Invalid and denied records interleave in the file, so they are shown in its order.
-  const bads = [...t.invalid, ...t.denied].sort((a, b) => position(a) - position(b));
-  if (bads.length > 0) {
-    const where = 'index' in bads[0]! ? 'index' : 'line';
-    const rows = bads.map((r): Cell[] => [position(r), r.id, r.code, r.message]);
-    lines.push('', table([where, 'id', 'code', 'message'], rows, s));
-    if (rows.length < bad) lines.push(s.dim(`(showing ${rows.length} of ${bad} bad records)`));
-  }
-  for (const note of opts.notes ?? []) lines.push(note);
-  return lines.join('\n');
-}
-
-function position(r: BadRecord): number {
-  return 'line' in r ? r.line : r.index;
-}
+// The files of the bulk commands: the records file they read, and the sealed plan file a dry run
+// of set-scope --file writes for apply-plan. Also the progress line both commands show.
 
 /** At most `max` ids, then how many more: an AllWorkspaces change can reach 100,000. */
 export function brief(ids: readonly string[], max = 8): string {
@@ -193,12 +89,15 @@ export function inputProblem(err: unknown, file: string): unknown {
 }
 
 /**
- * The reader's own failures, as INVALID_INPUT naming the file: raised inside the write callback,
- * an I/O error would otherwise be taken for one of the database's.
+ * The reader's next record; its failures become INVALID_INPUT naming the file, since inside the
+ * write callback an I/O error would be taken for one of the database's.
  */
-export async function* guarded(records: AsyncIterable<RawRecord>, file: string) {
+export async function guarded(
+  records: AsyncIterator<RawRecord>,
+  file: string,
+): Promise<IteratorResult<RawRecord>> {
   try {
-    yield* records;
+    return await records.next();
   } catch (err) {
     throw inputProblem(err, file);
   }
@@ -228,33 +127,129 @@ export function planKey(w: Writer): Promise<string> {
   return w.setting('plan-key', () => randomBytes(32).toString('hex'));
 }
 
-export function digestOf(body: Record<string, unknown>, key: string): string {
-  return createHmac('sha256', Buffer.from(key, 'hex')).update(canonicalJson(body)).digest('hex');
+type PlanTail = { createdAt: string; database: string; format: string; unchanged: number };
+
+/**
+ * HMAC-SHA256 over canonicalJson(plan without digest), fed one change at a time so a plan of
+ * 100,000 changes is never copied whole. Its keys in canonical order: actor, changes, then the
+ * rest (createdAt, database, format, unchanged).
+ */
+export class PlanSeal {
+  private readonly hmac: Hmac;
+  private count = 0;
+
+  constructor(key: string, actor: string) {
+    this.hmac = createHmac('sha256', Buffer.from(key, 'hex'));
+    this.hmac.update(`{"actor":${JSON.stringify(actor)},"changes":[`);
+  }
+
+  add(change: unknown): void {
+    this.hmac.update((this.count++ === 0 ? '' : ',') + canonicalJson(change));
+  }
+
+  digest(tail: PlanTail): string {
+    return this.hmac.update(`],${canonicalJson(tail).slice(1)}`).digest('hex');
+  }
+
+  matches(digest: string, tail: PlanTail): boolean {
+    const want = Buffer.from(this.digest(tail), 'hex');
+    const got = Buffer.from(digest, 'hex');
+    return got.length === want.length && timingSafeEqual(got, want);
+  }
+}
+
+/** Starts the plan file; the key needs a committed write, as the dry run's is rolled back. */
+export async function startPlan(store: Store, meta: Meta, path: string): Promise<PlanWriter> {
+  const key = await store.write((w) => planKey(w));
+  const head = {
+    format: PLAN_FORMAT,
+    createdAt: meta.at,
+    actor: meta.actor,
+    database: store.label,
+  };
+  return new PlanWriter(path, key, head);
 }
 
 /**
- * Seals a dry run's changes into a plan, written beside the target and renamed over it so no one
- * reads half a plan. The key needs a committed write of its own: the dry run's was rolled back.
+ * Writes a plan as its changes are decided, one per line, beside the target; `finish` renames
+ * it over the target, so no one reads half a plan.
  */
-export async function writePlan(store: Store, meta: Meta, t: Tally, path: string): Promise<string> {
-  const key = await store.write((w) => planKey(w));
-  const body = {
-    ...{ format: PLAN_FORMAT, createdAt: meta.at, actor: meta.actor, database: store.label },
-    ...{ changes: t.changes, unchanged: t.unchanged },
-  };
-  const plan = { ...body, digest: digestOf(body, key) };
-  const replaced = existsSync(path) ? ', replacing the file there' : '';
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    writeFileSync(tmp, `${JSON.stringify(plan, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw new DdxError('USAGE', `Cannot write the plan to ${path}: ${(err as Error).message}.`, {
-      hint: 'Choose another path for --save-plan.',
-    });
+export class PlanWriter {
+  private readonly tmp: string;
+  private readonly fd: number;
+  private readonly seal: PlanSeal;
+  private text: string;
+  private count = 0;
+
+  constructor(
+    readonly path: string,
+    key: string,
+    private readonly head: Omit<PlanTail, 'unchanged'> & { actor: string },
+  ) {
+    this.tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    this.fd = this.io(() => openSync(this.tmp, 'wx', 0o600));
+    this.seal = new PlanSeal(key, head.actor);
+    const { format, createdAt, actor, database } = head;
+    this.text = `${JSON.stringify({ format, createdAt, actor, database }, null, 2).slice(0, -2)},`;
+    this.text += '\n  "changes": [';
   }
-  return `Saved the plan to ${safeText(path)}${replaced}; apply it with \`ddx-share apply-plan\`.`;
+
+  add(change: PlanChange): void {
+    this.seal.add(change);
+    this.text += `${this.count++ === 0 ? '' : ','}\n    ${JSON.stringify(change)}`;
+    if (this.text.length > 65536) this.flush();
+  }
+
+  /** Saves the plan, or throws it away if the batch had bad records; says which, for people. */
+  end(bad: boolean, unchanged: number): string {
+    const where = safeText(this.path);
+    if (bad) {
+      this.abort();
+      return `The plan was not saved to ${where}: it has bad records.`;
+    }
+    const replaced = this.finish(unchanged) ? ', replacing the file there' : '';
+    return `Saved the plan to ${where}${replaced}; apply it with \`ddx-share apply-plan\`.`;
+  }
+
+  /** Seals and renames the plan; says whether it replaced a file. */
+  private finish(unchanged: number): boolean {
+    const { createdAt, database, format } = this.head;
+    const digest = this.seal.digest({ createdAt, database, format, unchanged });
+    this.text += `\n  ],\n  "unchanged": ${unchanged},\n  "digest": "${digest}"\n}\n`;
+    this.flush();
+    this.io(() => closeSync(this.fd));
+    const replaced = existsSync(this.path);
+    this.io(() => renameSync(this.tmp, this.path));
+    return replaced;
+  }
+
+  abort(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already closed by finish
+    }
+    rmSync(this.tmp, { force: true });
+  }
+
+  private flush(): void {
+    const text = this.text;
+    this.text = '';
+    this.io(() => writeSync(this.fd, text));
+  }
+
+  /** A file error as a usage error: written inside a transaction, it would pass for the DB's. */
+  private io<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      rmSync(this.tmp, { force: true });
+      const why = (err as Error).message;
+      throw new DdxError('USAGE', `Cannot write the plan to ${this.path}: ${why}.`, {
+        hint: 'Choose another path for --save-plan.',
+      });
+    }
+  }
 }
 
 /** A set-scope record's change as a plan keeps it. */

@@ -45,15 +45,15 @@ export async function setScopeCommand(ctx: Context, opts: SetScopeOptions): Prom
 
   let expected: App | undefined;
   if (ctx.interactive && !opts.dryRun) {
-    const preview = await plan(store, appId, req, meta, true);
+    const preview = await plan(store, appId, req, meta, 'preview');
     if (!preview.changed) return render(ctx, preview, false);
-    ctx.note(describe(ctx, preview, false));
+    ctx.note(describe(ctx, preview, false, true));
     if (!(await askConfirm('Apply this change?'))) {
       throw new DdxError('CANCELLED', 'Cancelled; nothing was changed.');
     }
     expected = preview.before;
   }
-  const result = await plan(store, appId, req, meta, opts.dryRun ?? false, expected);
+  const result = await plan(store, appId, req, meta, opts.dryRun ? 'dry-run' : 'apply', expected);
   return render(ctx, result, opts.dryRun ?? false);
 }
 
@@ -65,18 +65,23 @@ function opt<T>(
   return v === undefined ? undefined : check(schema, v, what);
 }
 
+/**
+ * Decides the change and, by mode: applies it; rolls it back (a dry run, which records no
+ * denial); or previews it before a confirmation, writing nothing but a denial, which is a real
+ * refusal of the staff member's request and is recorded like any other.
+ */
 async function plan(
   store: Store,
   appId: string,
   req: ScopeRequest,
   meta: ReturnType<typeof metaFor>,
-  dryRun: boolean,
+  mode: 'apply' | 'dry-run' | 'preview',
   expected?: App,
 ): Promise<Planned> {
   return runChange(
     store,
     async (w) => {
-      const o = await setScope(w, appId, req, meta, { write: true });
+      const o = await setScope(w, appId, req, meta, { write: mode !== 'preview' });
       if (!o.ok) return o;
       const v = o.value;
       if (expected && JSON.stringify(sharingOf(expected)) !== JSON.stringify(sharingOf(v.before))) {
@@ -91,9 +96,10 @@ async function plan(
       const change = v.changed
         ? await audienceChange(w, v.before, v.after)
         : { gained: [], lost: [] };
+      if (mode === 'preview') return { ok: true, value: { ...v, ...change }, event: null };
       return { ...o, value: { ...v, ...change } };
     },
-    { dryRun },
+    { dryRun: mode === 'dry-run' },
   );
 }
 
@@ -139,7 +145,7 @@ async function promptApp(ctx: Context, store: Store): Promise<string> {
       hint: 'Pass it as the first argument.',
     });
   }
-  return askSearch<string>('Which app?', async (term) => {
+  const find = async (term: string | undefined): Promise<Choice<string>[]> => {
     const needle = (term ?? '').toLowerCase();
     const out: Choice<string>[] = [];
     for await (const app of store.stream((r) => r.listApps({}))) {
@@ -152,6 +158,14 @@ async function promptApp(ctx: Context, store: Store): Promise<string> {
       }
     }
     return out;
+  };
+  // The prompt asks again on every keystroke, before the last search has finished; one
+  // connection holds one transaction at a time, so the searches take turns.
+  let last: Promise<unknown> = Promise.resolve();
+  return askSearch<string>('Which app?', (term) => {
+    const next = last.then(() => find(term));
+    last = next.catch(() => undefined);
+    return next;
   });
 }
 
@@ -182,7 +196,7 @@ async function promptWorkspaces(store: Store, app: App): Promise<string[]> {
   return askCheckbox('Which workspaces may see it?', choices);
 }
 
-function describe(ctx: Context, r: Planned, dryRun: boolean): string {
+function describe(ctx: Context, r: Planned, dryRun: boolean, preview = false): string {
   const s = ctx.style;
   if (!r.changed) {
     return (
@@ -193,7 +207,7 @@ function describe(ctx: Context, r: Planned, dryRun: boolean): string {
   const side = (a: App): string =>
     a.scope === 'CustomWorkspaceAccess' ? `${a.scope} (${list(a.workspaces)})` : a.scope;
   const lines = [
-    `${dryRun ? 'Would change' : 'Changed'} ${s.bold(safeText(r.before.id))}: ${side(r.before)} -> ${side(r.after)}`,
+    `${dryRun || preview ? 'Would change' : 'Changed'} ${s.bold(safeText(r.before.id))}: ${side(r.before)} -> ${side(r.after)}`,
     `  gain access: ${s.green(list(r.gained))}`,
     `  lose access: ${s.red(list(r.lost))}`,
   ];

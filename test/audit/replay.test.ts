@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { verifyChain } from '../../src/audit/chain.js';
-import type { AuditEvent } from '../../src/audit/event.js';
+import type { AuditEvent, EventInput } from '../../src/audit/event.js';
 import type { App, Environment, Scope, WorkspaceKind } from '../../src/rules/types.js';
 import {
   createApp,
@@ -302,7 +302,7 @@ describe('audit replay', () => {
                   await w.appendEvent(out.event);
                   applied++;
                 }
-                for (const e of ('revokeEvents' in out ? out.revokeEvents : undefined) ?? []) {
+                for (const e of (out as { revokeEvents?: EventInput[] }).revokeEvents ?? []) {
                   await w.appendEvent(e);
                   applied++;
                 }

@@ -10,8 +10,8 @@
 // Large databases are cached in test/bench/.cache/, keyed by the migrations, the generator's
 // source and its parameters. Exits 1 when a target is missed or a figure could not be taken.
 
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { CASES } from './lib/cases.mjs';
 import { ACTOR, CACHE, ROOT } from './lib/fixtures.mjs';
 import { timed } from './lib/measure.mjs';
@@ -67,6 +67,13 @@ const config = {
 };
 
 mkdirSync(CACHE, { recursive: true });
+// Scratch folders of runs that were killed; a live run's is younger than this.
+for (const f of readdirSync(CACHE)) {
+  const p = join(CACHE, f);
+  if (f.startsWith('run-') && Date.now() - statSync(p).mtimeMs > 6 * 3600e3) {
+    rmSync(p, { recursive: true, force: true });
+  }
+}
 const scratch = mkdtempSync(join(CACHE, 'run-'));
 const env = { ...process.env, NO_COLOR: '1', DDX_ACTOR: ACTOR, XDG_DATA_HOME: scratch };
 for (const k of ['NODE_OPTIONS', 'DDX_SHARE_DB', 'DDX_SHARE_MIGRATIONS', 'DEBUG']) delete env[k];
@@ -86,17 +93,42 @@ log(
   `${QUICK ? 'quick' : 'full'} run: ${config.pairs} pairs, binary ${BIN}, ` +
     `scratch ${scratch} (other load on this machine shows up as noise)`,
 );
+// Other engineers rebuild dist/ while the bench runs (the build empties it first): a figure
+// whose runs hit that window is taken again, from its first pair, once the build is back.
+const DIST = join(dirname(BIN), '../dist/cli.js');
+const SLEEP = new Int32Array(new SharedArrayBuffer(4));
+const rebuilding = (err) => /Cannot find module '[^']*\/dist\//.test(String(err?.message));
+function waitForBuild() {
+  const until = Date.now() + 10 * 60e3;
+  while (!existsSync(DIST) && Date.now() < until) Atomics.wait(SLEEP, 0, 0, 1000);
+  Atomics.wait(SLEEP, 0, 0, 3000); // let the build finish writing its chunks
+}
+
+async function attempt(c) {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await c.run(ctx);
+    } catch (err) {
+      if (!rebuilding(err) || tries === 3) throw err;
+      log(`  dist/ vanished mid-run (a rebuild?); waiting for it, then retaking ${c.id}`);
+      waitForBuild();
+    }
+  }
+}
+
 const rows = [];
 let failed = false;
 try {
   for (const c of CASES) {
     if (ONLY && !ONLY.test(c.id)) continue;
     log(`${c.id}: ${c.what}`);
+    if (!existsSync(DIST)) waitForBuild();
     try {
-      for (const row of await c.run(ctx)) {
+      for (const row of await attempt(c)) {
         rows.push(row);
         if (row.pass === false) failed = true;
-        log(`  ${row.figure}: ${row.measured} vs ${row.baseline} -> ${row.vs}`);
+        const vs = row.baseline === '-' ? '' : ` vs ${row.baseline} -> ${row.vs}`;
+        log(`  ${row.figure}: ${row.measured}${vs}`);
       }
     } catch (err) {
       failed = true;

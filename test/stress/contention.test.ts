@@ -38,7 +38,15 @@ afterAll(() => {
 
 async function prepare(db: string): Promise<void> {
   await okJson(snap, db, ['migrate']);
-  await okJson(snap, db, ['workspace', 'create', 'Root', '--kind', 'organizational', '--id', 'root']);
+  await okJson(snap, db, [
+    'workspace',
+    'create',
+    'Root',
+    '--kind',
+    'organizational',
+    '--id',
+    'root',
+  ]);
 }
 
 async function checkAfter(db: string, changes: number): Promise<Record<string, number>> {

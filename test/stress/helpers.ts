@@ -34,7 +34,10 @@ export const BUSY_TIMEOUT_MS = 10_000;
 /** Prints one test's figures in a form the README can quote. */
 export function figures(name: string, values: Record<string, unknown>): void {
   const body = Object.entries(values)
-    .map(([k, v]) => `  ${k}: ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(1) : String(v)}`)
+    .map(
+      ([k, v]) =>
+        `  ${k}: ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(1) : String(v)}`,
+    )
     .join('\n');
   console.log(`[stress] ${name} (STRESS_SCALE=${SCALE})\n${body}`);
 }
@@ -194,7 +197,9 @@ export async function runWorker(
   try {
     report = JSON.parse(last) as WorkerReport;
   } catch {
-    throw new Error(`worker ${name} exited ${r.exitCode} without a report:\n${r.stdout}\n${r.stderr}`);
+    throw new Error(
+      `worker ${name} exited ${r.exitCode} without a report:\n${r.stdout}\n${r.stderr}`,
+    );
   }
   return { report, stderr: String(r.stderr), exitCode: r.exitCode ?? -1 };
 }
@@ -214,13 +219,21 @@ export function integrity(path: string): string {
 }
 
 export function count(path: string, sql: string, ...params: unknown[]): number {
-  return withDb(path, (db) => Number(db.prepare(sql).pluck().get(...params)));
+  return withDb(path, (db) =>
+    Number(
+      db
+        .prepare(sql)
+        .pluck()
+        .get(...params),
+    ),
+  );
 }
 
 /** `audit verify --json` on the file: the number of events, or an error saying what broke. */
 export async function verifyAudit(snap: Snapshot, db: string): Promise<number> {
   const r = await runCli(snap, db, ['audit', 'verify', '--json']);
-  if (r.exitCode !== 0) throw new Error(`audit verify exited ${r.exitCode}: ${r.stdout}${r.stderr}`);
+  if (r.exitCode !== 0)
+    throw new Error(`audit verify exited ${r.exitCode}: ${r.stdout}${r.stderr}`);
   const doc = JSON.parse(r.stdout) as { ok: boolean; events: number };
   if (!doc.ok) throw new Error(`audit verify: ${r.stdout}`);
   return doc.events;

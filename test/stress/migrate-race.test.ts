@@ -57,9 +57,7 @@ describe('migrate race', () => {
         expect(r.exitCode, `trial ${trial}: ${r.stderr}`).toBe(0);
       }
       const history = withDb(db, (d) =>
-        d
-          .prepare('SELECT version, count(*) AS n FROM schema_migrations GROUP BY version')
-          .all(),
+        d.prepare('SELECT version, count(*) AS n FROM schema_migrations GROUP BY version').all(),
       ) as { version: number; n: number }[];
       expect(history.length, `trial ${trial}`).toBe(MIGRATIONS);
       for (const h of history) expect(h.n).toBe(1);

@@ -45,14 +45,19 @@ beforeAll(async () => {
   const apps = join(tmp.dir, 'apps.ndjson');
   const lines: string[] = [];
   for (let i = 0; i < ROWS; i++) {
-    lines.push(JSON.stringify({ name: `App ${i}`, workspace: 'org', env: 'production', id: `a${i}` }));
+    lines.push(
+      JSON.stringify({ name: `App ${i}`, workspace: 'org', env: 'production', id: `a${i}` }),
+    );
   }
   writeFileSync(apps, lines.join('\n') + '\n');
   const t0 = performance.now();
   const created = await okJson(snap, base, ['app', 'create', '--file', apps]);
   expect(created.applied).toBe(ROWS);
   const createMs = performance.now() - t0;
-  writeFileSync(csv, 'app,scope\n' + Array.from({ length: ROWS }, (_, i) => `a${i},all\n`).join(''));
+  writeFileSync(
+    csv,
+    'app,scope\n' + Array.from({ length: ROWS }, (_, i) => `a${i},all\n`).join(''),
+  );
   // One file per trial: fold the WAL into the main file so a plain copy is the whole database.
   withDb(base, (db) => db.pragma('wal_checkpoint(TRUNCATE)'));
   baseEvents = count(base, 'SELECT count(*) FROM audit_events');
@@ -84,7 +89,10 @@ afterAll(() => {
 
 type Fate = 'before' | 'after';
 
-async function trial(n: number, killAt: number): Promise<{
+async function trial(
+  n: number,
+  killAt: number,
+): Promise<{
   fate: Fate;
   exited: boolean;
   wal: number;
@@ -116,9 +124,9 @@ async function trial(n: number, killAt: number): Promise<{
   } else {
     expect(shared, `trial ${n}: a partial batch survived`).toBe(ROWS);
     expect(events, `trial ${n}`).toBe(baseEvents + ROWS);
-    expect(
-      count(db, "SELECT count(*) FROM audit_events WHERE action = 'app.set-scope'"),
-    ).toBe(ROWS);
+    expect(count(db, "SELECT count(*) FROM audit_events WHERE action = 'app.set-scope'")).toBe(
+      ROWS,
+    );
   }
   expect(count(db, 'SELECT count(*) FROM apps')).toBe(ROWS);
   expect(integrity(db), `trial ${n}`).toBe('ok');

@@ -173,7 +173,7 @@ describe('planMigrations', () => {
     expect(plan.status.migrations.map((m) => m.state)).toEqual(['modified', 'applied']);
   });
 
-  it('an applied file that is gone (an older one than the newest file) is DB_MIGRATION_MISSING', () => {
+  it('an applied file that is gone (older than the newest file) is DB_MIGRATION_MISSING', () => {
     const plan = planMigrations([f1, f3], [applied(f1), applied(f2), applied(f3)], LABEL);
     expect(plan.problem?.code).toBe('DB_MIGRATION_MISSING');
     expect(plan.problem?.exitCode).toBe(5);

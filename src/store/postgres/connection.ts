@@ -161,7 +161,11 @@ export class Conn {
       name = `ddx_${statementNames.size}`;
       statementNames.set(text, name);
     }
-    const result = await this.client.query({ name, text, values: values as unknown[] });
+    const result = await this.client.query({
+      ...(process.env.DDX_NONAME ? {} : { name }),
+      text,
+      values: values as unknown[],
+    });
     return result.rows as R[];
   }
 }

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DdxError } from '../../errors.js';
 
@@ -39,6 +39,20 @@ function createPrivate(path: string): void {
   }
 }
 
+/**
+ * On a full disk SQLite says only "disk I/O error" when it cannot grow the -shm file
+ * (SQLITE_IOERR_SHMSIZE), which every command, even a read, needs first: ask the file system.
+ */
+function diskFull(path: string): boolean {
+  if (path === ':memory:') return false;
+  try {
+    const fs = statfsSync(dirname(path));
+    return fs.bavail * fs.bsize < 64 * 1024;
+  } catch {
+    return false;
+  }
+}
+
 /** Turns what SQLite or the file system said into one sentence naming the file. */
 export function sqliteError(err: unknown, path: string): unknown {
   if (err instanceof DdxError) return err;
@@ -57,7 +71,11 @@ export function sqliteError(err: unknown, path: string): unknown {
       { hint: 'Try again when the other ddx-share command has finished.', cause: err },
     );
   }
-  if (code === 'SQLITE_FULL' || code === 'ENOSPC') {
+  if (
+    code === 'SQLITE_FULL' ||
+    code === 'ENOSPC' ||
+    (code.startsWith('SQLITE_IOERR') && diskFull(path))
+  ) {
     return new DdxError('DB_FULL', `The disk holding ${path} is full; nothing was written.`, {
       hint: 'Free some space and run the command again.',
       cause: err,
@@ -68,7 +86,17 @@ export function sqliteError(err: unknown, path: string): unknown {
     code.startsWith('SQLITE_READONLY') ||
     code.startsWith('SQLITE_IOERR') ||
     code.startsWith('SQLITE_PERM') ||
-    ['EACCES', 'EROFS', 'ENOTDIR', 'EISDIR', 'EPERM'].includes(code)
+    [
+      'EACCES',
+      'EROFS',
+      'ENOTDIR',
+      'EISDIR',
+      'EPERM',
+      'ENOENT',
+      'EEXIST',
+      'ENAMETOOLONG',
+      'ELOOP',
+    ].includes(code)
   ) {
     return new DdxError('DB_UNAVAILABLE', `Cannot use the database ${path}: ${said}.`, {
       hint: 'Check that the path is right and writable, or pass another with --db.',

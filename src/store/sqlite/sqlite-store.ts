@@ -10,8 +10,13 @@ import {
 } from '../migrations.js';
 import { migrationsDir } from '../paths.js';
 import type { Finding, MigrationStatus, Reader, Store, Writer } from '../store.js';
-import { openDatabase, sqliteError, type Db } from './connection.js';
+import { BUSY_TIMEOUT_MS, openDatabase, sqliteError, type Db } from './connection.js';
 import { SqliteReader, SqliteWriter, Statements } from './queries.js';
+
+/** Past this size the WAL is started over after a commit (see boundWal). */
+const WAL_RESTART_BYTES = 16 * 1024 * 1024;
+/** How long a commit waits, at most, for readers of old snapshots before starting it over. */
+const CHECKPOINT_WAIT_MS = 2_000;
 
 const HISTORY = `CREATE TABLE IF NOT EXISTS schema_migrations (
   version INTEGER PRIMARY KEY,
@@ -24,6 +29,7 @@ export class SqliteStore implements Store {
   readonly backend = 'sqlite' as const;
   private readonly st: Statements;
   private files: MigrationFile[] | undefined;
+  private nextCheckpoint = 0;
 
   private constructor(
     private readonly db: Db,
@@ -163,10 +169,39 @@ export class SqliteStore implements Store {
     try {
       const result = await fn(new SqliteWriter(this.st));
       this.wrap(() => this.db.exec(opts.rollback ? 'ROLLBACK' : 'COMMIT'));
+      if (!opts.rollback) this.boundWal();
       return result;
     } catch (err) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       throw sqliteError(err, this.label);
+    }
+  }
+
+  /**
+   * Readers that overlap without a gap (list after list) always hold some old snapshot, so
+   * SQLite's automatic checkpoints copy pages back but can never start the WAL over, and it grows
+   * without bound: 247 MiB after 20,000 writes in the stress test. Past WAL_RESTART_BYTES, a
+   * commit waits up to CHECKPOINT_WAIT_MS for those readers to finish (new readers go on
+   * unimpeded) and truncates the WAL. The change is committed already: a checkpoint that cannot
+   * finish is tried again later and never fails the command.
+   */
+  private boundWal(): void {
+    if (this.label === ':memory:' || Date.now() < this.nextCheckpoint) return;
+    let size = 0;
+    try {
+      size = statSync(`${this.label}-wal`).size;
+    } catch {
+      return;
+    }
+    if (size < WAL_RESTART_BYTES) return;
+    try {
+      this.db.pragma(`busy_timeout = ${CHECKPOINT_WAIT_MS}`);
+      const rows = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+      if (rows[0]?.busy) this.nextCheckpoint = Date.now() + CHECKPOINT_WAIT_MS;
+    } catch {
+      this.nextCheckpoint = Date.now() + CHECKPOINT_WAIT_MS;
+    } finally {
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }
   }
 

@@ -97,9 +97,9 @@ export function cachedDb(name, params, cli, log) {
   if (existsSync(file) && existsSync(metaFile)) {
     return { file, ...JSON.parse(readFileSync(metaFile, 'utf8')), cached: true };
   }
-  for (const f of readdirSync(CACHE)) {
-    if (f.startsWith(`${name}-`) && !f.startsWith(`${name}-${key}`)) rmSync(join(CACHE, f));
-  }
+  // Another key's copy is stale: the schema, the generator or its parameters changed.
+  const stale = new RegExp(`^${name}-(?!${key})[0-9a-f]{12}\\.db`);
+  for (const f of readdirSync(CACHE)) if (stale.test(f)) rmSync(join(CACHE, f));
   const tmp = `${file}.tmp-${process.pid}`;
   const t0 = performance.now();
   log(`generating ${name} (${JSON.stringify(params)}) ...`);
@@ -296,7 +296,8 @@ export function smallDb(file, cli) {
 
 /** The chain's head, to link the baseline's first event to. */
 export function auditHead(file) {
-  const db = new Database(file, { readonly: true });
+  // Read-write, so closing removes the -wal and -shm files a read-only WAL reader leaves.
+  const db = new Database(file, { fileMustExist: true });
   try {
     const r = db.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1').get();
     return r ?? { seq: 0, hash: GENESIS };

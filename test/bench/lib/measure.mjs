@@ -71,7 +71,8 @@ export function rssMethod() {
 
 /**
  * Runs a command with its stdout piped back here, counting lines (as `| wc -l` would), and
- * returns its wall time and peak RSS in KiB. With GNU time the peak is exact (wait4's
+ * returns its wall time, peak RSS in KiB and (with GNU time) CPU time, which a busy machine
+ * inflates less than wall time. With GNU time the peak is exact (wait4's
  * ru_maxrss of the node process); polling /proc/<pid>/status VmHWM every 2 ms is a lower bound
  * that can miss only a peak in the last 2 ms.
  */
@@ -79,12 +80,13 @@ export function peak(cmd, args, opts = {}) {
   const method = rssMethod();
   const out = `${opts.scratch}/rss-${process.pid}.txt`;
   const [file, argv] =
-    method === 'time' ? [GNU_TIME, ['-f', '%M', '-o', out, cmd, ...args]] : [cmd, args];
+    method === 'time' ? [GNU_TIME, ['-f', '%M %U %S', '-o', out, cmd, ...args]] : [cmd, args];
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const child = spawn(file, argv, { env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let lines = 0;
     let hwm = 0;
+    let cpuMs = null;
     let stderr = '';
     child.stdout.on('data', (b) => {
       for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) lines++;
@@ -106,13 +108,14 @@ export function peak(cmd, args, opts = {}) {
       const ms = performance.now() - t0;
       clearInterval(poll);
       if (method === 'time') {
-        const text = readFileSync(out, 'utf8').trim().split('\n');
-        hwm = Number(text.at(-1));
+        const [kib, user, sys] = readFileSync(out, 'utf8').trim().split('\n').at(-1).split(' ');
+        hwm = Number(kib);
+        cpuMs = (Number(user) + Number(sys)) * 1000;
         rmSync(out, { force: true });
       }
       if (!(opts.ok ?? [0]).includes(status)) {
         reject(new Error(`${[cmd, ...args].join(' ')} exited ${status}:\n${stderr}`));
-      } else resolve({ ms, peakKiB: hwm, lines, method, stderr });
+      } else resolve({ ms, cpuMs, peakKiB: hwm, lines, method, stderr });
     });
   });
 }
