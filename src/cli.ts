@@ -371,6 +371,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return EXIT.ok;
+      if (err.code === 'commander.help') return report(missingCommand(program, argv), json, false);
       const text =
         errOut
           .join('')
@@ -388,6 +389,23 @@ export async function main(argv: string[]): Promise<number> {
   }
   const globals = pending.globals();
   return execute(pending.fn, globals);
+}
+
+/** `ddx-share workspace` alone: name the command that wants a subcommand, and its choices. */
+function missingCommand(program: Command, argv: readonly string[]): DdxError {
+  let cmd = program;
+  const path = [program.name()];
+  for (const arg of argv) {
+    const next = cmd.commands.find((c) => c.name() === arg);
+    if (!next) break;
+    cmd = next;
+    path.push(next.name());
+  }
+  const names = cmd.commands.map((c) => c.name()).filter((n) => n !== 'help');
+  const what = path.length > 1 ? `${path.slice(1).join(' ')} needs a command` : 'Name a command';
+  return new DdxError('USAGE', `${what}: ${names.join(', ')}.`, {
+    hint: `See \`${path.join(' ')} --help\`.`,
+  });
 }
 
 function allCommands(cmd: Command): Command[] {

@@ -170,7 +170,7 @@ export class Tally {
   readonly invalid: BadRecord[] = [];
   /** Every denied record's event, uncapped: each one must be recorded. */
   readonly deniedEvents: EventInput[] = [];
-  /** Dry runs only: what would change, for the plan. */
+  /** Dry runs only: the first changes, to show; a saved plan has every one. */
   readonly changes: unknown[] = [];
 
   get bad(): boolean {
@@ -186,6 +186,10 @@ export class Tally {
     if (this.invalid.length < REPORT_CAP) {
       this.invalid.push({ ...at, id, code: 'INVALID_INPUT', message });
     }
+  }
+
+  change(c: unknown): void {
+    if (this.changes.length < REPORT_CAP) this.changes.push(c);
   }
 
   refuse(at: RecordPosition, id: string, r: Refusal): void {
@@ -211,6 +215,7 @@ export function summaryJson(t: Tally, opts: { dryRun: boolean; batch: string }):
     deniedTotal: t.deniedTotal,
     invalidTotal: t.invalidTotal,
   };
+  // The first REPORT_CAP changes, like the bad records; `accepted` says how many in all.
   if (opts.dryRun) out.changes = t.changes;
   return out;
 }
@@ -236,6 +241,9 @@ export function summaryText(
     lines.push(`The refusals are in the audit trail (batch ${opts.batch}).`);
   }
   if (opts.dryRun && t.applied > 0 && opts.changes) lines.push('', opts.changes());
+  if (opts.dryRun && t.changes.length < t.applied) {
+    lines.push(s.dim(`(showing the first ${t.changes.length} of ${t.applied} changes)`));
+  }
   const totals: Cell[][] = [
     [opts.dryRun || t.bad ? 'would apply' : 'applied', t.applied],
     ['unchanged', t.unchanged],

@@ -187,7 +187,7 @@ function creates<R extends { name: string; id?: string | undefined }, Q>(k: {
       const o = await k.create(s.w, req, s.meta);
       if (!o.ok) return s.t.refuse(s.at, id, o);
       s.t.applied++;
-      if (s.dryRun) s.t.changes.push({ ...s.at, ...req });
+      if (s.dryRun) s.t.change({ ...s.at, ...req });
       else if (!s.t.bad && o.event) await s.w.appendEvent(o.event);
     },
     changes: (t) => table(k.headers, t.changes.map(k.row as (c: unknown) => Cell[])),
@@ -283,7 +283,7 @@ const SCOPE: Kind<z.infer<typeof csvScopeRecord>> = {
       const { gained, lost } = await audienceChange(s.w, v.before, v.after);
       const change = planChange(rec, v, gained, lost);
       s.plan?.add(change);
-      s.t.changes.push(change);
+      s.t.change(change);
       return;
     }
     if (s.t.bad) return; // the batch will be rolled back, events and all

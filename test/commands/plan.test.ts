@@ -1,7 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { canonicalJson } from '../../src/audit/chain.js';
 import type { AuditEvent } from '../../src/audit/event.js';
 import { applyPlanCommand } from '../../src/commands/apply-plan.js';
 import { bulkScopeCommand } from '../../src/commands/bulk.js';
@@ -104,7 +106,11 @@ describe('saved plans', () => {
       unchanged: 1,
     });
     expect(saved.database).toBe(store.label);
-    expect(saved.digest).toMatch(/^[0-9a-f]{64}$/);
+    // The digest is HMAC-SHA256 over canonicalJson(plan without digest), keyed by the database.
+    const key = await store.write((w) => w.setting('plan-key', () => 'none yet'));
+    const { digest, ...body } = saved;
+    const want = createHmac('sha256', Buffer.from(key, 'hex')).update(canonicalJson(body));
+    expect(digest).toBe(want.digest('hex'));
     expect(saved.changes[0]).toEqual({
       app: 'a1',
       request: { scope: 'CustomWorkspaceAccess', workspaces: ['w2', 'w3'], revokeInstalls: true },

@@ -1,8 +1,8 @@
 import type { App } from '../../rules/types.js';
 import type { WorkspaceRow } from '../store.js';
 import { WriteBuffer } from './buffer.js';
-import { PAGE, PgReader, type Table } from './reader.js';
-import { APP_COLUMNS, toApp, type AppRowDb } from './rows.js';
+import { PgReader, type Table } from './reader.js';
+import { APP_COLUMNS, PAGE, toApp, type AppRowDb } from './rows.js';
 
 // The reading half of a write transaction. The transaction holds the writer lock from its first
 // statement to its commit, so nothing but itself changes the data meanwhile. That is what makes
@@ -126,11 +126,16 @@ export class TxReader extends PgReader {
         [chunk],
       );
       for (const id of chunk) this.apps.set(id, null);
+      const installers = new Set<string>();
       for (const r of rows) {
         this.apps.set(r.id, toApp(r));
         // A cached set already holds this transaction's buffered installs; the database not.
         if (!this.installs.has(r.id)) this.installs.set(r.id, new Set(r.installs));
+        for (const ws of r.installs) installers.add(ws);
       }
+      // A batch also reads the installers, whose ancestry decides whether a change of scope
+      // takes the app away from them; one lookup alone leaves that to the next call.
+      if (ids.length > 1) await this.cachedWorkspaces([...installers]);
     }
   }
 

@@ -1,6 +1,5 @@
 import type { AuditEvent, AuditFilter } from '../../audit/event.js';
-import { PAGE } from './reader.js';
-import { toEvent, type EventRowDb } from './rows.js';
+import { PAGE, toEvent, type EventRowDb } from './rows.js';
 
 // The audit trail, read as the SQLite reader reads it: bounded by seq wherever a filter allows,
 // in keyset pages, oldest first.

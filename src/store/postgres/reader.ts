@@ -6,6 +6,7 @@ import type { Conn } from './connection.js';
 import { auditEvents } from './events.js';
 import {
   APP_COLUMNS,
+  PAGE,
   WS_COLUMNS,
   appQuery,
   matches,
@@ -21,8 +22,6 @@ import {
 // The same questions as the SQLite reader, asked the same way: keyset pages of 1000 rows so a
 // listing of a million streams in constant memory, and ids compared in byte order (the schema's
 // COLLATE "C") so every listing comes out in the same order on both backends.
-
-export const PAGE = 1000;
 
 /** What a lookup reads, so a writer knows which of its buffered writes must land first. */
 export type Table = 'workspaces' | 'apps' | 'installs' | 'events';

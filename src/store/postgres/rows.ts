@@ -43,6 +43,9 @@ export interface EventRowDb {
   hash: string;
 }
 
+/** Rows per page of a listing: constant memory however long the listing. */
+export const PAGE = 1000;
+
 export const WS_COLUMNS = 'id, name, kind, parent_id, path, created_at';
 
 export const APP_COLUMNS = `a.id, a.name, a.workspace_id, a.environment, a.scope, a.created_at,

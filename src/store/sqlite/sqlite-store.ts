@@ -16,7 +16,7 @@ import { SqliteReader, SqliteWriter, Statements } from './queries.js';
 /** Past this size the WAL is started over after a commit (see boundWal). */
 const WAL_RESTART_BYTES = 16 * 1024 * 1024;
 /** How long a commit waits, at most, for readers of old snapshots before starting it over. */
-const CHECKPOINT_WAIT_MS = 2_000;
+const CHECKPOINT_WAIT_MS = 4_000;
 
 const HISTORY = `CREATE TABLE IF NOT EXISTS schema_migrations (
   version INTEGER PRIMARY KEY,

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { approvals, auditHead, cachedDb, freshCopy, smallDb } from './fixtures.mjs';
 import { median, pairs, peak, timed } from './measure.mjs';
-import { fmtMiB, fmtMs, fmtRate } from './report.mjs';
+import { deltaRow, fmtMiB, fmtMs, fmtRate, ratioRow } from './report.mjs';
 import { postgresCase } from './postgres.mjs';
 
 // Each figure: what it runs, against what, and the target it must meet. A case returns table
@@ -10,31 +10,6 @@ import { postgresCase } from './postgres.mjs';
 
 const SQLITE3 = '/usr/bin/sqlite3';
 const BULK_AT = '2026-12-03T12:00:00.000Z';
-
-/** A ratio row: figure median, baseline median, median of the per-pair ratios. */
-function ratioRow(figure, p, max, note) {
-  return {
-    figure,
-    measured: fmtMs(p.a),
-    baseline: fmtMs(p.b),
-    vs: `${p.ratio.toFixed(2)}x`,
-    target: `<= ${max.toFixed(1)}x`,
-    pass: p.ratio <= max,
-    note,
-  };
-}
-
-function deltaRow(figure, p, max, note) {
-  return {
-    figure,
-    measured: fmtMs(p.a),
-    baseline: fmtMs(p.b),
-    vs: `+${p.delta.toFixed(1)} ms`,
-    target: `<= +${max} ms`,
-    pass: p.delta <= max,
-    note,
-  };
-}
 
 const nodeNothing = (ctx) => () => ctx.node(['-e', '0']);
 

@@ -75,11 +75,17 @@ export function makeTree({ workspaces: n, roots, maxDepth, personalShare, seed }
   return { n, parent, depth, personal, paths, size };
 }
 
+/** A checksum of one dialect's migration files, names and contents. */
+export function schemaChecksum(dialect) {
+  const h = createHash('sha256');
+  const dir = join(ROOT, 'migrations', dialect);
+  for (const f of readdirSync(dir).sort()) h.update(f).update(readFileSync(join(dir, f)));
+  return h.digest('hex');
+}
+
 /** The schema checksum and everything else that shapes a cached database. */
 function cacheKey(name, params) {
-  const h = createHash('sha256');
-  const dir = join(ROOT, 'migrations/sqlite');
-  for (const f of readdirSync(dir).sort()) h.update(f).update(readFileSync(join(dir, f)));
+  const h = createHash('sha256').update(schemaChecksum('sqlite'));
   for (const f of ['fixtures.mjs', 'chain.mjs'])
     h.update(readFileSync(new URL(f, import.meta.url)));
   h.update(JSON.stringify({ name, params }));
@@ -202,7 +208,8 @@ function generate(file, p, cli) {
 /** Workspaces parents first (the path trigger checks each), each with its audit event. */
 function insertWorkspaces(db, tree) {
   const ins = db.prepare(
-    'INSERT INTO workspaces (id, name, kind, parent_id, path, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    'INSERT INTO workspaces (id, name, kind, parent_id, path, created_at) ' +
+      'VALUES (?, ?, ?, ?, ?, ?)',
   );
   const ev = db.prepare(
     `INSERT INTO audit_events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

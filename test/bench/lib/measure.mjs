@@ -1,14 +1,24 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 // How a figure is taken: wall time of a whole process, from spawn to exit, as a person at a
 // shell would feel it; and the peak resident memory of that process.
 
 const GNU_TIME = '/usr/bin/time';
+// BENCH_CPU=1 also reads each run's CPU time (user + system) through GNU time: on a machine
+// busy with other work it says more than wall time, at the price of one more exec per run.
+const CPU = process.env.BENCH_CPU === '1' && existsSync(GNU_TIME);
+const CPU_FILE = join(tmpdir(), `ddx-bench-cpu-${process.pid}.txt`);
 
-/** Runs a command to its end; throws with its stderr unless it exits with an accepted code. */
+/**
+ * Runs a command to its end; throws with its stderr unless it exits with an accepted code.
+ * Returns wall ms (and CPU ms with BENCH_CPU=1), stdout and stderr.
+ */
 export function timed(cmd, args, opts = {}) {
+  if (CPU) [cmd, args] = [GNU_TIME, ['-f', '%U %S', '-o', CPU_FILE, cmd, ...args]];
   const t0 = performance.now();
   const r = spawnSync(cmd, args, {
     env: opts.env,
@@ -21,7 +31,12 @@ export function timed(cmd, args, opts = {}) {
   if (opts.ok !== 'any' && !(opts.ok ?? [0]).includes(r.status)) {
     throw new Error(`${[cmd, ...args].join(' ')} exited ${r.status}:\n${r.stderr}`);
   }
-  return { ms, stdout: r.stdout.toString(), stderr: r.stderr.toString(), status: r.status };
+  let cpuMs = null;
+  if (CPU) {
+    const [user, sys] = readFileSync(CPU_FILE, 'utf8').trim().split('\n').at(-1).split(' ');
+    cpuMs = (Number(user) + Number(sys)) * 1000;
+  }
+  return { ms, cpuMs, stdout: r.stdout.toString(), stderr: r.stderr.toString(), status: r.status };
 }
 
 /**
@@ -43,23 +58,38 @@ export async function pairs({ n, warmup = 1, a, b, prepare = () => {} }) {
     const order = i % 2 === 0 ? ['a', 'b'] : ['b', 'a'];
     for (const side of order) runs[side].push(await one(side, i));
   }
-  const am = runs.a.map((r) => r.ms);
-  const bm = runs.b.map((r) => r.ms);
   return {
     runs,
-    a: median(am),
-    b: median(bm),
-    // Per-pair ratios and differences, so a slow moment that hits one pair cancels inside it.
-    ratio: median(am.map((x, i) => x / bm[i])),
-    delta: median(am.map((x, i) => x - bm[i])),
-    spread: [Math.min(...am), Math.max(...am)],
+    ...compare(runs, 'ms'),
+    cpu: runs.a[0]?.cpuMs == null ? null : compare(runs, 'cpuMs'),
   };
 }
 
-export function median(xs) {
+function compare(runs, key) {
+  const am = runs.a.map((r) => r[key]);
+  const bm = runs.b.map((r) => r[key]);
+  // Per-pair ratios and differences, so a slow moment that hits one pair cancels inside it;
+  // their quartiles show how noisy the pairs were.
+  const ratios = am.map((x, i) => x / bm[i]);
+  const deltas = am.map((x, i) => x - bm[i]);
+  return {
+    a: median(am),
+    b: median(bm),
+    ratio: median(ratios),
+    delta: median(deltas),
+    ratioIqr: [quantile(ratios, 0.25), quantile(ratios, 0.75)],
+    deltaIqr: [quantile(deltas, 0.25), quantile(deltas, 0.75)],
+  };
+}
+
+export const median = (xs) => quantile(xs, 0.5);
+
+/** Linear interpolation between the closest ranks. */
+export function quantile(xs, q) {
   const s = [...xs].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  const at = (s.length - 1) * q;
+  const lo = Math.floor(at);
+  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (at - lo);
 }
 
 /** How peak memory is read: GNU time's %M (the kernel's ru_maxrss), else polling /proc. */

@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freshCopy } from './fixtures.mjs';
+import { freshCopy, schemaChecksum } from './fixtures.mjs';
 import { pairs } from './measure.mjs';
-import { fmtMs } from './report.mjs';
+import { ratioRow } from './report.mjs';
 
 // Bulk approvals on PostgreSQL within 3x of SQLite. The PostgreSQL database is filled through
 // the CLI's own bulk imports with exactly the rows of the SQLite bulk database (so it needs no
@@ -39,8 +39,14 @@ export async function postgresCase(ctx, { bulk, files }) {
     return skip(`no PostgreSQL server at ${ctx.pgUrl} (${err.message})`);
   }
   try {
+    // Named after the SQLite file's key and the PostgreSQL schema: either changing means refill.
     const key = bulk.file.match(/-([0-9a-f]{12})\.db$/)[1];
-    const template = `ddx_bench_tpl_${key}`;
+    const template = `ddx_bench_tpl_${key}_${schemaChecksum('postgres').slice(0, 12)}`;
+    const old = await admin.query(
+      'SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname <> $2',
+      ['ddx\\_bench\\_tpl\\_%', template],
+    );
+    for (const { datname } of old.rows) await admin.query(`DROP DATABASE ${datname} WITH (FORCE)`);
     const ready = await admin.query(
       "SELECT shobj_description(oid, 'pg_database') AS note FROM pg_database WHERE datname = $1",
       [template],
@@ -67,19 +73,10 @@ export async function postgresCase(ctx, { bulk, files }) {
       a: () => run(pgRun),
       b: () => run(sqliteCopy),
     });
-    await admin.query(`DROP DATABASE IF EXISTS ${RUN_DB} WITH (FORCE)`);
-    return [
-      {
-        figure: '20,000 approvals on PostgreSQL',
-        measured: fmtMs(p.a),
-        baseline: fmtMs(p.b),
-        vs: `${p.ratio.toFixed(2)}x`,
-        target: '<= 3.0x SQLite',
-        pass: p.ratio <= 3,
-        note: `${ctx.pgUrl}, template ${template}; baseline: the same file on SQLite`,
-      },
-    ];
+    const note = `${ctx.pgUrl}, template ${template}; baseline: the same file on SQLite`;
+    return [ratioRow('20,000 approvals on PostgreSQL', p, 3.0, note)];
   } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${RUN_DB} WITH (FORCE)`).catch(() => {});
     await admin.end();
   }
 }

@@ -7,6 +7,41 @@ export const fmtMs = (x) => (x < 1000 ? `${x.toFixed(1)} ms` : `${(x / 1000).toF
 export const fmtMiB = (kib) => `${(kib / 1024).toFixed(0)} MiB`;
 export const fmtRate = (perSec) => `${Math.round(perSec).toLocaleString('en-US')}/s`;
 
+const signed = (s) => (s.startsWith('-') ? s : `+${s}`);
+
+/** A ratio row: figure median, baseline median, median of the per-pair ratios. */
+export function ratioRow(figure, p, max, note) {
+  const [lo, hi] = p.ratioIqr;
+  const cpu = p.cpu && `CPU ${fmtMs(p.cpu.a)} vs ${fmtMs(p.cpu.b)} -> ${p.cpu.ratio.toFixed(2)}x`;
+  return {
+    figure,
+    measured: fmtMs(p.a),
+    baseline: fmtMs(p.b),
+    vs: `${p.ratio.toFixed(2)}x`,
+    target: `<= ${max.toFixed(1)}x`,
+    pass: p.ratio <= max,
+    note: [note, `pairs' quartiles ${lo.toFixed(2)}x..${hi.toFixed(2)}x`, cpu]
+      .filter(Boolean)
+      .join('; '),
+  };
+}
+
+/** A difference row: the median of the per-pair differences. */
+export function deltaRow(figure, p, max, note) {
+  const [lo, hi] = p.deltaIqr.map((x) => signed(x.toFixed(0)));
+  const cpu =
+    p.cpu && `CPU ${fmtMs(p.cpu.a)} vs ${fmtMs(p.cpu.b)} -> ${signed(p.cpu.delta.toFixed(0))} ms`;
+  return {
+    figure,
+    measured: fmtMs(p.a),
+    baseline: fmtMs(p.b),
+    vs: `${signed(p.delta.toFixed(1))} ms`,
+    target: `<= +${max} ms`,
+    pass: p.delta <= max,
+    note: [note, `pairs' quartiles ${lo}..${hi} ms`, cpu].filter(Boolean).join('; '),
+  };
+}
+
 const verdict = (r) => (r.pass === true ? 'pass' : r.pass === false ? 'FAIL' : r.status);
 
 export function consoleTable(rows) {
