@@ -9,6 +9,7 @@ import { table, type Cell } from '../io/render.js';
 import { safeText } from '../io/sanitize.js';
 import { ENVIRONMENTS, SCOPES } from '../rules/types.js';
 import { setScope, type Refusal } from '../service/changes.js';
+import type { Writer } from '../store/store.js';
 import { metaFor, value, type Context, type Result } from './context.js';
 import { PLAN_FORMAT, PlanSeal, planKey, progress } from './plan-file.js';
 
@@ -50,108 +51,135 @@ const planSchema = z.strictObject({
 
 const REMAKE = 'Make a new plan with `set-scope --file <file> --dry-run --save-plan <path>`.';
 
+type Top = z.infer<typeof planSchema>;
+type Change = z.infer<typeof changeSchema>;
+type Meta = ReturnType<typeof metaFor>;
+
 export async function applyPlanCommand(ctx: Context, path: string): Promise<Result> {
-  const plan = loadPlan(path);
+  const { top, changes } = loadPlan(path);
   const batch = randomUUID();
   const meta = metaFor(ctx, { batch });
   const store = await ctx.openStore();
   const t = new Tally();
-  t.unchanged = plan.unchanged;
+  t.unchanged = top.unchanged;
   const bar = progress(ctx, 'plan changes');
   try {
     await store.write(async (w) => {
-      checkSeal(plan, await planKey(w));
-      // An app the plan changes twice carries this run's time by its second change; its first
-      // change already checked the time the plan saw.
+      checkSeal(top, changes(), await planKey(w));
       const touched = new Set<string>();
-      for (const raw of plan.changes) {
+      for (const raw of changes()) {
         bar.tick(t.applied + 1);
-        const c = invalidUnless(changeSchema.safeParse(raw), path);
-        const app = await w.getApp(c.app);
-        if (!app) throw stale(c.app, 'it no longer exists');
-        const moved = !touched.has(c.app) && app.updatedAt !== c.beforeUpdatedAt;
-        if (moved || !sameSide(app, c.before))
-          throw stale(c.app, 'it changed after the plan was saved');
-        const m = { ...meta, ticket: c.ticket, reason: c.reason };
-        const o = await setScope(w, c.app, c.request, m, { write: true });
-        if (!o.ok) throw stale(c.app, `it would now be refused: ${o.denial.message}`);
-        const v = o.value;
-        if (
-          !v.changed ||
-          !sameSide(v.after, c.after) ||
-          !same(v.revokedInstalls, c.revokedInstalls)
-        ) {
-          throw stale(c.app, 'the change would now differ from the plan');
-        }
-        if (o.event) await w.appendEvent(o.event);
-        for (const e of o.revokeEvents ?? []) await w.appendEvent(e);
-        touched.add(c.app);
+        await applyChange(w, invalidUnless(changeSchema.safeParse(raw), path), meta, touched);
         t.applied++;
       }
     });
   } finally {
     bar.done();
   }
+  return report(ctx, t, batch, path, top);
+}
+
+// Its own function, so the result's text() does not keep the plan's text alive.
+function report(ctx: Context, t: Tally, batch: string, path: string, top: Top): Result {
   const json = { ...summaryJson(t, { dryRun: false, batch }), plan: path };
-  const made = `From the plan ${safeText(path)}, made by ${safeText(plan.actor)} at ${safeText(plan.createdAt)}.`;
+  const by = `${safeText(top.actor)} at ${safeText(top.createdAt)}`;
+  const made = `From the plan ${safeText(path)}, made by ${by}.`;
   return value(json, () => summaryText(ctx, t, { dryRun: false, batch, notes: [made] }));
 }
 
+/** Applies one change exactly as planned, or throws PLAN_STALE to roll the whole plan back. */
+async function applyChange(w: Writer, c: Change, meta: Meta, touched: Set<string>): Promise<void> {
+  const app = await w.getApp(c.app);
+  if (!app) throw stale(c.app, 'it no longer exists');
+  // By its second change in this plan, an app carries this run's time; the first checked it.
+  const moved = !touched.has(c.app) && app.updatedAt !== c.beforeUpdatedAt;
+  if (moved || !sameSide(app, c.before)) throw stale(c.app, 'it changed after the plan was saved');
+  const m = { ...meta, ticket: c.ticket, reason: c.reason };
+  const o = await setScope(w, c.app, c.request, m, { write: true });
+  if (!o.ok) throw stale(c.app, `it would now be refused: ${o.denial.message}`);
+  const v = o.value;
+  const same =
+    v.changed && sameSide(v.after, c.after) && sameList(v.revokedInstalls, c.revokedInstalls);
+  if (!same) throw stale(c.app, 'the change would now differ from the plan');
+  if (o.event) await w.appendEvent(o.event);
+  for (const e of o.revokeEvents ?? []) await w.appendEvent(e);
+  touched.add(c.app);
+}
+
 function stale(app: string, why: string): DdxError {
-  return new DdxError(
-    'PLAN_STALE',
-    `The plan is out of date: ${app}: ${why}. Nothing was applied.`,
-    {
-      hint: REMAKE,
-      details: { app },
-    },
-  );
+  const message = `The plan is out of date: ${app}: ${why}. Nothing was applied.`;
+  return new DdxError('PLAN_STALE', message, { hint: REMAKE, details: { app } });
 }
 
 function sameSide(a: { scope: string; workspaces: readonly string[] }, b: typeof a): boolean {
-  return a.scope === b.scope && same(a.workspaces, b.workspaces);
+  return a.scope === b.scope && sameList(a.workspaces, b.workspaces);
 }
 
-function same(a: readonly string[], b: readonly string[]): boolean {
+function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((id, i) => id === b[i]);
 }
 
 function invalidUnless<T>(r: z.ZodSafeParseResult<T>, path: string): T {
   if (r.success) return r.data;
-  throw new DdxError(
-    'PLAN_INVALID',
-    `${path} is not a ddx-share plan: ${describeIssues(r.error)}.`,
-    {
-      hint: REMAKE,
-    },
-  );
+  const message = `${path} is not a ddx-share plan: ${describeIssues(r.error)}.`;
+  throw new DdxError('PLAN_INVALID', message, { hint: REMAKE });
 }
 
-/** Reads a plan and checks its shape; the seal is checked inside the transaction. */
-function loadPlan(path: string): z.infer<typeof planSchema> {
-  let raw: unknown;
+const OPEN = '\n  "changes": [';
+const CLOSE = '\n  ],\n  "unchanged": ';
+
+/**
+ * Reads a plan. PlanWriter puts each change on a line of its own, so those are parsed one at a
+ * time, each time they are needed: a plan of 100,000 changes is never held whole as objects. A
+ * plan laid out otherwise (reformatted by some tool) is parsed whole.
+ */
+function loadPlan(path: string): { top: Top; changes: () => Iterable<unknown> } {
+  let buf: Buffer; // kept as bytes: a second, decoded copy of a large plan would double it
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    buf = readFileSync(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'there is no such file' : (err as Error).message;
     throw new DdxError('PLAN_INVALID', `Cannot read the plan ${path}: ${why}.`, { hint: REMAKE });
   }
-  return invalidUnless(planSchema.safeParse(raw), path);
+  const start = buf.indexOf(OPEN);
+  const end = buf.lastIndexOf(CLOSE);
+  if (start >= 0 && end > start) {
+    const lines = function* (): Iterable<unknown> {
+      for (let at = start + OPEN.length; at < end;) {
+        const next = Math.min(end, buf.indexOf(0x0a, at + 1) >>> 0); // -1 >>> 0 is past end
+        yield JSON.parse(buf.toString('utf8', at + 1, buf[next - 1] === 0x2c ? next - 1 : next));
+        at = next;
+      }
+    };
+    try {
+      for (const c of lines()) void c; // every line is one change, or the layout is not ours
+      const head = buf.toString('utf8', 0, start);
+      const rest = JSON.parse(`${head}${OPEN}]${buf.toString('utf8', end + 4)}`);
+      return { top: invalidUnless(planSchema.safeParse(rest), path), changes: lines };
+    } catch (err) {
+      if (err instanceof DdxError) throw err;
+    }
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(buf.toString('utf8'));
+  } catch (err) {
+    const why = (err as Error).message;
+    throw new DdxError('PLAN_INVALID', `${path} is not JSON: ${why}.`, { hint: REMAKE });
+  }
+  const top = invalidUnless(planSchema.safeParse(raw), path);
+  return { top, changes: () => top.changes };
 }
 
 /** The digest must be this database's seal over exactly this content, every byte of it. */
-function checkSeal(plan: z.infer<typeof planSchema>, key: string): void {
-  const seal = new PlanSeal(key, plan.actor);
-  for (const c of plan.changes) seal.add(c);
-  const { createdAt, database, format, unchanged } = plan;
-  if (!seal.matches(plan.digest, { createdAt, database, format, unchanged })) {
-    throw new DdxError(
-      'PLAN_INVALID',
-      'The plan was edited after it was saved, or saved from another database; nothing was applied.',
-      { hint: REMAKE },
-    );
-  }
+function checkSeal(top: Top, changes: Iterable<unknown>, key: string): void {
+  const seal = new PlanSeal(key, top.actor);
+  for (const c of changes) seal.add(c);
+  const { createdAt, database, format, unchanged } = top;
+  if (seal.matches(top.digest, { createdAt, database, format, unchanged })) return;
+  const message = 'The plan was edited after it was saved, or saved from another database';
+  throw new DdxError('PLAN_INVALID', `${message}; nothing was applied.`, { hint: REMAKE });
 }
 
 // ---- the tally of a batch, and its report ----

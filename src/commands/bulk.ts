@@ -67,7 +67,10 @@ async function runBulk<R>(ctx: Context, opts: BulkOptions, kind: Kind<R>): Promi
   const store = await ctx.openStore();
   const plan =
     opts.savePlan === undefined ? undefined : await startPlan(store, meta, opts.savePlan);
-  const input = await openInput(opts.file);
+  const input = await openInput(opts.file).catch((err: unknown) => {
+    plan?.abort();
+    throw err;
+  });
   const t = new Tally();
   const schema = kind.schema(format);
   const bar = progress(ctx, `${kind.noun} records`);

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual, type Hmac } from 'node:crypto';
-import { closeSync, existsSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { canonicalJson } from '../audit/chain.js';
 import { DdxError, usage } from '../errors.js';
@@ -23,8 +23,10 @@ export function brief(ids: readonly string[], max = 8): string {
   return ids.length > max ? `${shown} and ${ids.length - max} more` : shown;
 }
 
-/** A `\r` progress line on stderr, on a terminal, once the work has taken a second (ctx.note
- * is line-based, and short runs stay quiet). */
+/**
+ * A `\r` progress line on stderr, on a terminal only, once the work has taken a second: ctx.note
+ * is line-based, and short runs stay quiet.
+ */
 export function progress(ctx: Context, what: string): { tick(n: number): void; done(): void } {
   if (!ctx.stderrIsTTY) return { tick() {}, done() {} };
   const start = Date.now();
@@ -180,6 +182,7 @@ export class PlanWriter {
   private readonly seal: PlanSeal;
   private text: string;
   private count = 0;
+  private closed = false;
 
   constructor(
     readonly path: string,
@@ -217,19 +220,22 @@ export class PlanWriter {
     const digest = this.seal.digest({ createdAt, database, format, unchanged });
     this.text += `\n  ],\n  "unchanged": ${unchanged},\n  "digest": "${digest}"\n}\n`;
     this.flush();
-    this.io(() => closeSync(this.fd));
+    this.io(() => fsyncSync(this.fd));
+    this.close();
     const replaced = existsSync(this.path);
     this.io(() => renameSync(this.tmp, this.path));
     return replaced;
   }
 
   abort(): void {
-    try {
-      closeSync(this.fd);
-    } catch {
-      // already closed by finish
-    }
+    this.close();
     rmSync(this.tmp, { force: true });
+  }
+
+  private close(): void {
+    // Once: a second close could close whatever file has been given the number since.
+    if (!this.closed) this.io(() => closeSync(this.fd));
+    this.closed = true;
   }
 
   private flush(): void {

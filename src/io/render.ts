@@ -62,10 +62,17 @@ export function list(items: readonly string[], empty = 'none'): string {
   return items.length === 0 ? empty : items.map(safeText).join(', ');
 }
 
+// CSV has no escapes of its own, and a CSV printed on a terminal must not drive it: control
+// characters (but tab and line breaks, which quoting carries) are shown as \u{...}, as in tables.
+const CSV_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g;
+
 export function csvRow(cells: Cell[]): string {
   return cells
     .map((c) => {
-      const s = c === null || c === undefined ? '' : String(c);
+      const s = (c === null || c === undefined ? '' : String(c)).replace(
+        CSV_CONTROL,
+        (ch) => `\\u{${ch.codePointAt(0)!.toString(16)}}`,
+      );
       // A leading = + - @ would be run as a formula by a spreadsheet: quote it as text.
       const guarded = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
       return /[",\r\n]/.test(guarded) || guarded !== s

@@ -1,6 +1,6 @@
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/audit/chain.js';
@@ -219,7 +219,19 @@ describe('saved plans', () => {
     writeFileSync(plan, text);
     const other = await setup();
     await expect(applyPlanCommand(other.ctx, plan)).rejects.toThrow(/another database/);
-    await expect(applyPlanCommand(ctx, plan)).resolves.toBeTruthy();
+    // Laid out anew by some tool, it is the same plan: the seal is over its content.
+    writeFileSync(plan, JSON.stringify(JSON.parse(text), null, 2));
+    expect(out(await applyPlanCommand(ctx, plan)).json.applied).toBe(2);
+  });
+
+  it('a plan with nothing to change applies nothing, and says so', async () => {
+    const { ctx, file, plan } = await setup();
+    const csv = file('s.csv', 'app,scope\na1,children\n');
+    const d = out(await bulkScopeCommand(ctx, { file: csv, dryRun: true, savePlan: plan }));
+    expect(d.json).toMatchObject({ applied: 0, unchanged: 1, planSaved: true });
+    const a = out(await applyPlanCommand(ctx, plan));
+    expect(a.json).toMatchObject({ applied: 0, unchanged: 1, denied: [], invalid: [] });
+    expect(a.text).toContain('Applied 0 record(s)');
   });
 
   it('a dry run with bad records saves no plan', async () => {

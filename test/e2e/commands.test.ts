@@ -45,7 +45,7 @@ const WORKSPACES: [string, string, 'organizational' | 'personal', string | null]
 
 async function seed(db: string): Promise<void> {
   const store = SqliteStore.open(db);
-  const meta: Meta = { actor: ACTOR, at: '2026-01-01T00:00:00.000Z' };
+  const meta: Meta = { actor: ACTOR, at: '2024-01-01T00:00:00.000Z' };
   try {
     for (const [id, name, kind, parentId] of WORKSPACES) {
       await runChange(store, (w) => createWorkspace(w, { id, name, kind, parentId }, meta));
@@ -270,14 +270,14 @@ describe('workspace', () => {
     expect(r.stdout).toMatch(
       /^field +value\nid +acme-eu-paris\nname +Acme Paris\nkind +organizational\n/,
     );
-    expect(r.stdout).toMatch(/\nparent +acme-eu\nancestors +acme, acme-eu\ncreated +2026-/);
+    expect(r.stdout).toMatch(/\nparent +acme-eu\nancestors +acme, acme-eu\ncreated +2024-/);
     const j = await cliJson(seeded, ['workspace', 'show', 'acme-eu-paris']);
     expect(j.json).toEqual({
       id: 'acme-eu-paris',
       name: 'Acme Paris',
       kind: 'organizational',
       parentId: 'acme-eu',
-      createdAt: '2026-01-01T00:00:00.000Z',
+      createdAt: '2024-01-01T00:00:00.000Z',
     });
     const missing = await cli(seeded, ['workspace', 'show', 'nowhere']);
     expect(missing).toEqual({
@@ -362,8 +362,8 @@ describe('app', () => {
       environment: 'production',
       scope: 'CustomWorkspaceAccess',
       workspaces: ['acme-us'],
-      createdAt: '2026-01-01T00:00:00.000Z',
-      updatedAt: '2026-01-01T00:00:00.000Z',
+      createdAt: '2024-01-01T00:00:00.000Z',
+      updatedAt: '2024-01-01T00:00:00.000Z',
       installs: [],
     });
   });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { EventInput } from '../../src/audit/event.js';
 import {
   PostgresStore,
@@ -37,7 +37,14 @@ export function describePg(title: string, fn: () => void): void {
     const where = new URL(BASE).host;
     describe.skip(`${title} (skipped: no PostgreSQL at ${where}: ${unreachable})`, fn);
   } else {
-    describe(title, fn);
+    describe(title, () => {
+      if (unreachable !== null) {
+        it('has a PostgreSQL server to test against (CI never skips)', () => {
+          throw new Error(`CI needs PostgreSQL at ${new URL(BASE).host}: ${unreachable}`);
+        });
+      }
+      fn();
+    });
   }
 }
 

@@ -138,6 +138,7 @@ async function everything(store: Store): Promise<unknown> {
     return {
       workspaces,
       visible,
+      descendants: await collect(r.descendants(workspaces[0]?.id ?? '')),
       apps: await collect(r.listApps({})),
       shared: await collect(r.listApps({ shared: true })),
       all: await collect(r.listApps({ scope: 'AllWorkspaces', environment: 'production' })),
@@ -172,7 +173,7 @@ describePg('PostgresStore answers as SqliteStore does', () => {
           if (i % 3 === 0) await w.setSharing(id, 'AllWorkspaces', [], T);
           if (i % 5 === 1)
             await w.setSharing(id, 'CustomWorkspaceAccess', [`g${i % 300}`, 'r0'], T);
-          if (i % 4 === 0) await w.addInstall(id, child((i + 1) % 1500), T);
+          if (i % 2 === 0) await w.addInstall(id, child((i + 1) % 1500), T);
           if (i % 11 === 0) await w.setSharing(id, 'AllChildWorkspaces', [], T);
         }
       });

@@ -1,4 +1,5 @@
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -160,9 +161,11 @@ describePg('PostgresStore', () => {
         throw new Error('changed my mind');
       }),
     ).rejects.toThrow('changed my mind');
-    await expect(store.write((w) => w.insertApp(app('bad', 'me', 'production')))).rejects.toThrow(
-      /organizational/,
-    );
+    // Buffered writes are sent before the end, so a dry run fails where a real run would.
+    for (const rollback of [false, true]) {
+      const bad = store.write((w) => w.insertApp(app('bad', 'me', 'production')), { rollback });
+      await expect(bad).rejects.toThrow(/organizational/);
+    }
     const after = await store.read(async (r) => ({
       ws: await r.idTaken('workspaces', ['later', 'doomed', 'team']),
       prod: (await r.getApp('prod'))?.scope,
@@ -230,6 +233,23 @@ describePg('PostgresStore', () => {
       expect(JSON.stringify(err!.toJSON()) + err!.message).not.toContain(secret);
     }
   });
+
+  it('gives up after five seconds on a server that never answers', async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const started = Date.now();
+      const err = await PostgresStore.open(`postgres://postgres:pw@127.0.0.1:${port}/quiet`).catch(
+        (e: DdxError) => e,
+      );
+      expect(err).toMatchObject({ code: 'DB_UNAVAILABLE' });
+      expect((err as DdxError).message).toContain(`127.0.0.1:${port}`);
+      expect(Date.now() - started).toBeLessThan(9_000);
+    } finally {
+      silent.close();
+    }
+  }, 15_000);
 
   it('labels itself without the password and points backups at pg_dump', async () => {
     const url = new URL(db.freshUrl());

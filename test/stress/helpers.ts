@@ -120,13 +120,19 @@ export function spawnCli(
   snap: Snapshot,
   db: string,
   args: readonly string[],
-  opts: { input?: string; env?: Record<string, string>; timeout?: number } = {},
+  opts: {
+    input?: string;
+    env?: Record<string, string>;
+    timeout?: number;
+    stdout?: { file: string };
+  } = {},
 ): ResultPromise<{ reject: false }> {
   return execa('node', [snap.bin, ...args], {
     env: cliEnv(db, opts.env),
     extendEnv: false,
     reject: false,
     input: opts.input ?? '',
+    ...(opts.stdout ? { stdout: opts.stdout } : {}),
     cwd: ROOT,
     timeout: opts.timeout ?? 600_000,
     stripFinalNewline: false,

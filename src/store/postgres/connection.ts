@@ -28,7 +28,8 @@ export function parseLocation(url: string): Location {
   try {
     u = new URL(url);
   } catch {
-    const masked = url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1@');
+    // Whatever comes before the last @ may hold a password: never echo it.
+    const masked = url.replace(/\/\/.*@/, '//***@');
     throw new DdxError('USAGE', `${masked} is not a valid PostgreSQL URL.`, {
       hint: 'Use postgres://user@host:5432/database.',
     });
@@ -114,7 +115,7 @@ export function pgError(err: unknown, loc: Location): unknown {
   if (
     UNREACHABLE.has(code) ||
     code.startsWith('08') ||
-    /timeout expired|connection timeout|Connection terminated/i.test(said)
+    /timeout expired|timeout exceeded|connection timeout|Connection terminated/i.test(said)
   ) {
     return new DdxError('DB_UNAVAILABLE', `Cannot use the PostgreSQL ${where}: ${said}.`, {
       hint: 'Check the URL in --db or DDX_SHARE_DB, and that the server is running.',
@@ -161,11 +162,7 @@ export class Conn {
       name = `ddx_${statementNames.size}`;
       statementNames.set(text, name);
     }
-    const result = await this.client.query({
-      ...(process.env.DDX_NONAME ? {} : { name }),
-      text,
-      values: values as unknown[],
-    });
+    const result = await this.client.query({ name, text, values: values as unknown[] });
     return result.rows as R[];
   }
 }

@@ -57,7 +57,7 @@ export function consoleTable(rows) {
 export function markdownTable(rows, { quick, pairs }) {
   const esc = (s) => String(s).replaceAll('|', '\\|');
   const out = [
-    '| Figure | ddx-share | Baseline | Result | Target |',
+    '| Figure | ddx-share | Baseline | vs baseline | Target (verdict) |',
     '| --- | --- | --- | --- | --- |',
     ...rows.map(
       (r) =>
