@@ -1,5 +1,13 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { Context, Result } from './commands/context.js';
+import * as cmdM from './commands/migrate.js';
+import * as cmdW from './commands/workspace.js';
+import * as cmdA from './commands/app.js';
+import * as cmdS from './commands/set-scope.js';
+import * as cmdI from './commands/install.js';
+import * as cmdL from './commands/list.js';
+import * as cmdX from './commands/explain.js';
+import * as cmdU from './commands/audit.js';
 import { DdxError, EXIT } from './errors.js';
 import { colorWanted, COLOR, PLAIN } from './io/render.js';
 import { safeText } from './io/sanitize.js';
@@ -7,8 +15,9 @@ import { openStore, resolveDbLocation } from './store/open.js';
 import type { Store } from './store/store.js';
 import { VERSION } from './version.js';
 
-// The command table. Each command's module is imported only when that command runs, so
-// start-up pays for the one command asked for.
+// The command table. The everyday commands are bundled in, since loading many small modules
+// costs more at start-up than parsing them; bulk files, the demo and PostgreSQL are imported
+// only when they run.
 
 interface Globals {
   db?: string;
@@ -52,14 +61,14 @@ function build(run: (fn: Run, globals: () => Globals) => void): Command {
       program.command('migrate').description('apply pending migrations'),
       'ddx-share migrate',
     ),
-    () => async (ctx) => (await import('./commands/migrate.js')).migrateCommand(ctx),
+    () => async (ctx) => cmdM.migrateCommand(ctx),
   );
   on(
     example(
       migrate.command('status').description('applied and pending migrations'),
       'ddx-share migrate status --json',
     ),
-    () => async (ctx) => (await import('./commands/migrate.js')).migrateStatusCommand(ctx),
+    () => async (ctx) => cmdM.migrateStatusCommand(ctx),
   );
 
   const ws = program.command('workspace').description('create and inspect workspaces');
@@ -90,7 +99,7 @@ function build(run: (fn: Run, globals: () => Globals) => void): Command {
           hint: 'Example: ddx-share workspace create Acme --kind organizational',
         });
       }
-      return (await import('./commands/workspace.js')).createWorkspaceCommand(ctx, {
+      return cmdW.createWorkspaceCommand(ctx, {
         name,
         ...o,
       } as any);
@@ -101,16 +110,14 @@ function build(run: (fn: Run, globals: () => Globals) => void): Command {
       ws.command('list').description('every workspace').option('--tree', 'draw the hierarchy'),
       'ddx-share workspace list --tree',
     ),
-    (o: { tree?: boolean }) => async (ctx) =>
-      (await import('./commands/workspace.js')).listWorkspacesCommand(ctx, o),
+    (o: { tree?: boolean }) => async (ctx) => cmdW.listWorkspacesCommand(ctx, o),
   );
   on(
     example(
       ws.command('show').description('one workspace').argument('<id>'),
       'ddx-share workspace show acme-eu',
     ),
-    (id: string) => async (ctx) =>
-      (await import('./commands/workspace.js')).showWorkspaceCommand(ctx, id),
+    (id: string) => async (ctx) => cmdW.showWorkspaceCommand(ctx, id),
   );
 
   const app = program.command('app').description('create and inspect apps');
@@ -139,7 +146,7 @@ function build(run: (fn: Run, globals: () => Globals) => void): Command {
           hint: 'Example: ddx-share app create "Billing Sync" --workspace acme --env production',
         });
       }
-      return (await import('./commands/app.js')).createAppCommand(ctx, { name, ...o } as any);
+      return cmdA.createAppCommand(ctx, { name, ...o } as any);
     },
   );
   on(
@@ -147,7 +154,7 @@ function build(run: (fn: Run, globals: () => Globals) => void): Command {
       app.command('show').description('one app, with its installs').argument('<id>'),
       'ddx-share app show billing-sync',
     ),
-    (id: string) => async (ctx) => (await import('./commands/app.js')).showAppCommand(ctx, id),
+    (id: string) => async (ctx) => cmdA.showAppCommand(ctx, id),
   );
   on(
     example(
@@ -160,7 +167,7 @@ function build(run: (fn: Run, globals: () => Globals) => void): Command {
       'ddx-share app update billing-sync --name "Billing Sync v2"',
     ),
     (id: string, o: { name?: string; env?: string }) => async (ctx) =>
-      (await import('./commands/app.js')).updateAppCommand(ctx, id, o),
+      cmdA.updateAppCommand(ctx, id, o),
   );
 
   on(
@@ -194,7 +201,7 @@ function build(run: (fn: Run, globals: () => Globals) => void): Command {
         if (o.savePlan !== undefined) {
           throw new DdxError('USAGE', '--save-plan goes with --file and --dry-run.');
         }
-        return (await import('./commands/set-scope.js')).setScopeCommand(ctx, {
+        return cmdS.setScopeCommand(ctx, {
           app: appId,
           scope,
           ...o,
@@ -226,7 +233,7 @@ function build(run: (fn: Run, globals: () => Globals) => void): Command {
         `ddx-share ${verb} billing-sync --workspace acme-eu`,
       ),
       (appId: string, o: { workspace: string }) => async (ctx) =>
-        (await import('./commands/install.js')).installCommand(ctx, appId, o, un),
+        cmdI.installCommand(ctx, appId, o, un),
     );
   }
   on(
@@ -245,8 +252,7 @@ function build(run: (fn: Run, globals: () => Globals) => void): Command {
         .option('--format <format>', 'table, json, ndjson or csv'),
       'ddx-share list --visible-to acme-eu --format csv',
     ),
-    (o: Record<string, any>) => async (ctx) =>
-      (await import('./commands/list.js')).listCommand(ctx, o),
+    (o: Record<string, any>) => async (ctx) => cmdL.listCommand(ctx, o),
   );
   on(
     example(
@@ -257,8 +263,7 @@ function build(run: (fn: Run, globals: () => Globals) => void): Command {
         .requiredOption('--workspace <id>', 'the workspace asking'),
       'ddx-share explain billing-sync --workspace globex',
     ),
-    (appId: string, o: { workspace: string }) => async (ctx) =>
-      (await import('./commands/explain.js')).explainCommand(ctx, appId, o),
+    (appId: string, o: { workspace: string }) => async (ctx) => cmdX.explainCommand(ctx, appId, o),
   );
   on(
     example(
@@ -268,8 +273,7 @@ function build(run: (fn: Run, globals: () => Globals) => void): Command {
         .argument('<app>'),
       'ddx-share audience billing-sync',
     ),
-    (appId: string) => async (ctx) =>
-      (await import('./commands/explain.js')).audienceCommand(ctx, appId),
+    (appId: string) => async (ctx) => cmdX.audienceCommand(ctx, appId),
   );
 
   const audit = program.command('audit').description('the tamper-evident audit trail');
@@ -289,7 +293,7 @@ function build(run: (fn: Run, globals: () => Globals) => void): Command {
     ),
     // `audit log` never changes anything, so there --actor can only be the filter.
     (o: Record<string, any>) => async (ctx) =>
-      (await import('./commands/audit.js')).auditLogCommand(ctx, { ...o, actor: g().actor }),
+      cmdU.auditLogCommand(ctx, { ...o, actor: g().actor }),
   );
   on(
     example(
@@ -299,15 +303,14 @@ function build(run: (fn: Run, globals: () => Globals) => void): Command {
         .option('--head <seq:hash>', 'also prove the chain still holds this earlier head'),
       'ddx-share audit verify --head 42:9f86d081884c7d65...',
     ),
-    (o: { head?: string }) => async (ctx) =>
-      (await import('./commands/audit.js')).auditVerifyCommand(ctx, o),
+    (o: { head?: string }) => async (ctx) => cmdU.auditVerifyCommand(ctx, o),
   );
   on(
     example(
       audit.command('head').description("the chain's latest seq and hash, to keep elsewhere"),
       'ddx-share audit head',
     ),
-    () => async (ctx) => (await import('./commands/audit.js')).auditHeadCommand(ctx),
+    () => async (ctx) => cmdU.auditHeadCommand(ctx),
   );
   on(
     example(
@@ -316,7 +319,7 @@ function build(run: (fn: Run, globals: () => Globals) => void): Command {
         .description("scan the data and the database's guards for anything the rules forbid"),
       'ddx-share audit check',
     ),
-    () => async (ctx) => (await import('./commands/audit.js')).auditCheckCommand(ctx),
+    () => async (ctx) => cmdU.auditCheckCommand(ctx),
   );
   on(
     example(
@@ -327,8 +330,7 @@ function build(run: (fn: Run, globals: () => Globals) => void): Command {
         .option('--force', 'replace an existing file'),
       'ddx-share backup ~/ddx-backups/2026-12-03.db',
     ),
-    (path: string, o: { force?: boolean }) => async (ctx) =>
-      (await import('./commands/audit.js')).backupCommand(ctx, path, o),
+    (path: string, o: { force?: boolean }) => async (ctx) => cmdU.backupCommand(ctx, path, o),
   );
   on(
     example(

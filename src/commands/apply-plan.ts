@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { EventInput } from '../audit/event.js';
 import { DdxError } from '../errors.js';
 import { describeIssues, idSchema } from '../io/input.js';
@@ -18,16 +18,17 @@ import { PLAN_FORMAT, PlanSeal, planKey, progress } from './plan-file.js';
 // Applying reports like set-scope --file, so the tally of a batch and its report live here too.
 
 const ids = z.array(idSchema);
+const opt = z.optional;
 const side = z.strictObject({ scope: z.enum(SCOPES), workspaces: ids });
 const changeSchema = z.strictObject({
   app: idSchema,
   request: z.strictObject({
-    scope: z.enum(SCOPES).optional(),
-    workspaces: ids.optional(),
-    add: ids.optional(),
-    remove: ids.optional(),
-    environment: z.enum(ENVIRONMENTS).optional(),
-    revokeInstalls: z.boolean().optional(),
+    scope: opt(z.enum(SCOPES)),
+    workspaces: opt(ids),
+    add: opt(ids),
+    remove: opt(ids),
+    environment: opt(z.enum(ENVIRONMENTS)),
+    revokeInstalls: opt(z.boolean()),
   }),
   before: side,
   beforeUpdatedAt: z.string(),
@@ -35,8 +36,8 @@ const changeSchema = z.strictObject({
   gained: ids,
   lost: ids,
   revokedInstalls: ids,
-  ticket: z.string().nullable(),
-  reason: z.string().nullable(),
+  ticket: z.nullable(z.string()),
+  reason: z.nullable(z.string()),
 });
 // The changes are checked one by one as they are applied: a plan of 100,000 is not copied whole.
 const planSchema = z.strictObject({
@@ -45,8 +46,8 @@ const planSchema = z.strictObject({
   actor: z.string(),
   database: z.string(),
   changes: z.array(z.unknown()),
-  unchanged: z.number().int().nonnegative(),
-  digest: z.string().regex(/^[0-9a-f]{64}$/, 'a digest is 64 hex digits'),
+  unchanged: z.int().check(z.nonnegative()),
+  digest: z.string().check(z.regex(/^[0-9a-f]{64}$/, 'a digest is 64 hex digits')),
 });
 
 const REMAKE = 'Make a new plan with `set-scope --file <file> --dry-run --save-plan <path>`.';
@@ -119,7 +120,7 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((id, i) => id === b[i]);
 }
 
-function invalidUnless<T>(r: z.ZodSafeParseResult<T>, path: string): T {
+function invalidUnless<T>(r: ReturnType<z.ZodMiniType<T>['safeParse']>, path: string): T {
   if (r.success) return r.data;
   const message = `${path} is not a ddx-share plan: ${describeIssues(r.error)}.`;
   throw new DdxError('PLAN_INVALID', message, { hint: REMAKE });

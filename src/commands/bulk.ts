@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { usage } from '../errors.js';
 import { describeIssues, envSchema, idListSchema, idSchema, kindSchema } from '../io/input.js';
 import { nameSchema, reasonSchema, scopeSchema, slugify, ticketSchema } from '../io/input.js';
@@ -12,6 +12,7 @@ import type { Meta, Outcome } from '../service/changes.js';
 import { audienceChange } from '../service/views.js';
 import type { Writer } from '../store/store.js';
 import { metaFor, value, type Context, type Result } from './context.js';
+import { FreeIds } from './free-ids.js';
 import { summaryJson, summaryText, Tally } from './apply-plan.js';
 import { guarded, inputProblem, openInput, pickFormat, planChange } from './plan-file.js';
 import { planTable, progress, startPlan, type PlanChange, type PlanWriter } from './plan-file.js';
@@ -39,11 +40,15 @@ interface Kind<R> {
   spec: RecordSpec;
   /** The field naming the app or workspace, to report a record that fails validation. */
   idField: string;
-  schema(format: RecordFormat): z.ZodType<R>;
+  schema(format: RecordFormat): z.ZodMiniType<R>;
   decide(s: Step, rec: R): Promise<void>;
+  /** The apps and workspaces a chunk of records will read, for the store to fetch at once. */
+  reads(recs: readonly R[]): { apps: string[]; workspaces: string[] };
   /** A dry run's changes, for people. */
   changes(t: Tally): string;
 }
+
+const CHUNK = 1000;
 
 /** Thrown out of the write callback to roll the batch back; the tally holds the report. */
 class RollBack extends Error {}
@@ -80,16 +85,28 @@ async function runBulk<R>(ctx: Context, opts: BulkOptions, kind: Kind<R>): Promi
         const step: Step = { w, meta, at: { line: 0 }, t, dryRun, ids: new FreeIds(), plan };
         const records = readRecords(input.stream, format, kind.spec)[Symbol.asyncIterator]();
         let seen = 0;
+        // Records are validated a chunk at a time so that a networked store can read what the
+        // chunk needs in one round trip; each is still decided in order, against the state the
+        // records before it left.
+        const chunk: { at: RecordPosition; rec: R }[] = [];
+        const decideChunk = async (): Promise<void> => {
+          if (w.prefetch && chunk.length > 0) await w.prefetch(kind.reads(chunk.map((c) => c.rec)));
+          for (const c of chunk) {
+            step.at = c.at;
+            await kind.decide(step, c.rec);
+          }
+          chunk.length = 0;
+        };
         for (;;) {
           const next = await guarded(records, opts.file);
           if (next.done) break;
           const raw = next.value;
           bar.tick(++seen);
           const rec = check(raw, schema, kind.idField, t);
-          if (rec === undefined) continue;
-          step.at = raw.at;
-          await kind.decide(step, rec);
+          if (rec !== undefined) chunk.push({ at: raw.at, rec });
+          if (chunk.length >= CHUNK) await decideChunk();
         }
+        await decideChunk();
         // The CSV and JSON readers refuse an empty file; an empty NDJSON file is refused here.
         if (seen === 0 && format === 'ndjson') {
           throw inputProblem(new InputError('the file is empty'), opts.file);
@@ -124,7 +141,12 @@ async function runBulk<R>(ctx: Context, opts: BulkOptions, kind: Kind<R>): Promi
 }
 
 /** Validates one record, reporting it and returning undefined when it is malformed. */
-function check<R>(raw: RawRecord, schema: z.ZodType<R>, idField: string, t: Tally): R | undefined {
+function check<R>(
+  raw: RawRecord,
+  schema: z.ZodMiniType<R>,
+  idField: string,
+  t: Tally,
+): R | undefined {
   if (!raw.ok) {
     t.reject(raw.at, null, raw.message);
     return undefined;
@@ -139,44 +161,18 @@ function check<R>(raw: RawRecord, schema: z.ZodType<R>, idField: string, t: Tall
   return undefined;
 }
 
-/**
- * Ids made from names: the slug, else slug-2, slug-3... Checked inside the batch's transaction,
- * so ids created by earlier records count as taken. Where a slug collided, the next number to
- * try is remembered, so 10,000 records named "Acme" do not each rescan from 2.
- */
-class FreeIds {
-  private readonly next = new Map<string, number>();
-
-  async free(w: Writer, table: 'workspaces' | 'apps', slug: string): Promise<string> {
-    const key = `${table}/${slug}`;
-    let n = this.next.get(key);
-    if (n === undefined) {
-      if ((await w.idTaken(table, [slug])).size === 0) return slug;
-      n = 2;
-    }
-    for (; ; n += 50) {
-      const candidates = Array.from({ length: 50 }, (_, i) => `${slug.slice(0, 60)}-${n! + i}`);
-      const taken = await w.idTaken(table, candidates);
-      const i = candidates.findIndex((c) => !taken.has(c));
-      if (i >= 0) {
-        this.next.set(key, n + i + 1);
-        return candidates[i]!;
-      }
-    }
-  }
-}
-
-const opt = <T extends z.ZodType>(s: T) => s.optional();
+const opt = z.optional;
 
 /** A kind of record that creates one thing, with an id from its name unless it gives one. */
 function creates<R extends { name: string; id?: string | undefined }, Q>(k: {
   noun: 'workspace' | 'app';
   spec: RecordSpec;
-  schema: z.ZodType<R>;
+  schema: z.ZodMiniType<R>;
   request(rec: R, id: string): Q;
   create(w: Writer, req: Q, meta: Meta): Promise<Outcome<unknown>>;
   headers: string[];
   row(req: Q): Cell[];
+  reads(recs: readonly R[]): { apps: string[]; workspaces: string[] };
 }): Kind<R> {
   const table_ = k.noun === 'app' ? 'apps' : 'workspaces';
   return {
@@ -194,8 +190,12 @@ function creates<R extends { name: string; id?: string | undefined }, Q>(k: {
       else if (!s.t.bad && o.event) await s.w.appendEvent(o.event);
     },
     changes: (t) => table(k.headers, t.changes.map(k.row as (c: unknown) => Cell[])),
+    reads: k.reads,
   };
 }
+
+const given = (ids: (string | undefined)[]): string[] =>
+  ids.filter((id): id is string => id !== undefined);
 
 const WORKSPACES = creates({
   noun: 'workspace',
@@ -210,6 +210,7 @@ const WORKSPACES = creates({
   create: createWorkspace,
   headers: ['would create', 'name', 'kind', 'parent'],
   row: (q) => [q.id, q.name, q.kind, q.parentId],
+  reads: (recs) => ({ apps: [], workspaces: given(recs.flatMap((r) => [r.id, r.parent])) }),
 });
 
 const APPS = creates({
@@ -220,18 +221,25 @@ const APPS = creates({
   create: createApp,
   headers: ['would create', 'name', 'workspace', 'environment'],
   row: (q) => [q.id, q.name, q.workspaceId, q.environment],
+  reads: (recs) => ({
+    apps: given(recs.map((r) => r.id)),
+    workspaces: recs.map((r) => r.workspace),
+  }),
 });
 
 const FLAGS = new Map(Object.entries({ true: true, yes: true, 1: true, false: false, no: false }));
 FLAGS.set('0', false);
-const csvFlag = z.string().transform((v, ctx) => {
-  const found = FLAGS.get(v.trim().toLowerCase());
-  if (found !== undefined) return found;
-  ctx.addIssue({ code: 'custom', message: 'use one of true, false, yes, no, 1, 0' });
-  return z.NEVER;
-});
+const csvFlag = z.pipe(
+  z.string(),
+  z.transform((v: string, ctx): boolean => {
+    const found = FLAGS.get(v.trim().toLowerCase());
+    if (found !== undefined) return found;
+    ctx.issues.push({ code: 'custom', message: 'use one of true, false, yes, no, 1, 0', input: v });
+    return z.NEVER;
+  }),
+);
 
-function scopeRecord(flag: z.ZodType<boolean>) {
+function scopeRecord(flag: z.ZodMiniType<boolean>) {
   const fields = { app: idSchema, scope: opt(scopeSchema), env: opt(envSchema) };
   const lists = {
     workspaces: opt(idListSchema),
@@ -239,25 +247,30 @@ function scopeRecord(flag: z.ZodType<boolean>) {
     remove: opt(idListSchema),
   };
   const meta = { ticket: opt(ticketSchema), reason: opt(reasonSchema), revokeInstalls: opt(flag) };
-  return z.object({ ...fields, ...lists, ...meta }).transform((r, ctx) => {
-    // The requests set-scope refuses as usage errors, here reported per record.
-    const editsList = r.workspaces !== undefined || r.add !== undefined || r.remove !== undefined;
-    if (!editsList && (r.scope === undefined || r.scope === 'CustomWorkspaceAccess')) {
-      const message =
-        r.scope === undefined
-          ? 'a record needs a scope, or workspaces, add or remove'
-          : 'CustomWorkspaceAccess needs its list of workspaces';
-      ctx.addIssue({ code: 'custom', message });
-      return z.NEVER;
-    }
-    const request: ScopeRequest = { revokeInstalls: r.revokeInstalls ?? false };
-    if (r.scope !== undefined) request.scope = r.scope;
-    if (r.workspaces !== undefined) request.workspaces = r.workspaces;
-    if (r.add !== undefined) request.add = r.add;
-    if (r.remove !== undefined) request.remove = r.remove;
-    if (r.env !== undefined) request.environment = r.env;
-    return { app: r.app, request, ticket: r.ticket ?? null, reason: r.reason ?? null };
-  });
+  const record = z.object({ ...fields, ...lists, ...meta });
+  type Rec = z.infer<typeof record>;
+  return z.pipe(
+    record,
+    z.transform((r: Rec, ctx) => {
+      // The requests set-scope refuses as usage errors, here reported per record.
+      const editsList = r.workspaces !== undefined || r.add !== undefined || r.remove !== undefined;
+      if (!editsList && (r.scope === undefined || r.scope === 'CustomWorkspaceAccess')) {
+        const message =
+          r.scope === undefined
+            ? 'a record needs a scope, or workspaces, add or remove'
+            : 'CustomWorkspaceAccess needs its list of workspaces';
+        ctx.issues.push({ code: 'custom', message, input: r });
+        return z.NEVER;
+      }
+      const request: ScopeRequest = { revokeInstalls: r.revokeInstalls ?? false };
+      if (r.scope !== undefined) request.scope = r.scope;
+      if (r.workspaces !== undefined) request.workspaces = r.workspaces;
+      if (r.add !== undefined) request.add = r.add;
+      if (r.remove !== undefined) request.remove = r.remove;
+      if (r.env !== undefined) request.environment = r.env;
+      return { app: r.app, request, ticket: r.ticket ?? null, reason: r.reason ?? null };
+    }),
+  );
 }
 const csvScopeRecord = scopeRecord(csvFlag);
 const jsonScopeRecord = scopeRecord(z.boolean());
@@ -294,4 +307,12 @@ const SCOPE: Kind<z.infer<typeof csvScopeRecord>> = {
     for (const e of o.revokeEvents ?? []) await s.w.appendEvent(e);
   },
   changes: (t) => planTable(t.changes as PlanChange[]),
+  reads: (recs) => ({
+    apps: recs.map((r) => r.app),
+    workspaces: recs.flatMap((r) => [
+      ...(r.request.workspaces ?? []),
+      ...(r.request.add ?? []),
+      ...(r.request.remove ?? []),
+    ]),
+  }),
 };

@@ -1,6 +1,7 @@
 import { DdxError } from '../errors.js';
 import type { Outcome } from '../service/changes.js';
 import type { Store, Writer } from '../store/store.js';
+import { FreeIds } from './free-ids.js';
 
 /**
  * Runs one change in one transaction: applied, it commits with its audit events; denied, only
@@ -38,14 +39,5 @@ export async function freeId(
   table: 'workspaces' | 'apps',
   slug: string,
 ): Promise<string> {
-  return store.read(async (r) => {
-    for (let n = 1; ; n += 50) {
-      const candidates = Array.from({ length: 50 }, (_, i) =>
-        n + i === 1 ? slug : `${slug.slice(0, 60)}-${n + i}`,
-      );
-      const taken = await r.idTaken(table, candidates);
-      const free = candidates.find((c) => !taken.has(c));
-      if (free) return free;
-    }
-  });
+  return store.read((r) => new FreeIds().free(r, table, slug));
 }

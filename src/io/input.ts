@@ -1,52 +1,71 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 import { DdxError } from '../errors.js';
 import { ENVIRONMENTS, SCOPES, WORKSPACE_KINDS, type Scope } from '../rules/types.js';
 
 // Everything a person or a file types is checked here, at the edge, before any command runs.
+// zod/mini keeps start-up small (the full zod bundle costs several times more to load); its
+// English messages are loaded explicitly.
+z.config(en());
 
 export const ID_RULE = '1 to 64 characters of a-z, 0-9, - and _, starting with a letter or digit';
 const ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
-export const idSchema = z.string().refine((v) => ID.test(v), { message: `an id is ${ID_RULE}` });
+/** A value as it may be quoted in a message: short, and with nothing a terminal acts on. */
+function shown(v: string): string {
+  const clipped = v.length > 40 ? `${v.slice(0, 40)}...` : v;
+  return JSON.stringify(clipped);
+}
 
-export const nameSchema = z
-  .string()
-  .trim()
-  .min(1, 'a name cannot be empty')
-  .max(200, 'a name is at most 200 characters')
-  .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'a name cannot hold control characters');
-
-export const ticketSchema = z
-  .string()
-  .trim()
-  .min(1)
-  .max(200, 'a ticket reference is at most 200 characters')
-  .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'a ticket cannot hold control characters');
-
-export const reasonSchema = z
-  .string()
-  .trim()
-  .min(1)
-  .max(2000, 'a reason is at most 2000 characters')
-  .refine(
-    (v) => !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(v),
-    'a reason cannot hold control characters',
+/** A string that passes `ok`, or an issue that quotes the offending value. */
+function checked(ok: (v: string) => boolean, message: (v: string) => string) {
+  return z.pipe(
+    z.string(),
+    z.transform((v: string, ctx) => {
+      if (ok(v)) return v;
+      ctx.issues.push({ code: 'custom', message: message(v), input: v });
+      return z.NEVER;
+    }),
   );
+}
+
+export const idSchema = checked(
+  (v) => ID.test(v),
+  (v) => `${shown(v)} is not an id: an id is ${ID_RULE}`,
+);
+
+function text(what: string, max: number, forbidden: RegExp) {
+  return z.string().check(
+    z.trim(),
+    z.minLength(1, `${what} cannot be empty`),
+    z.maxLength(max, `${what} is at most ${max} characters`),
+    z.refine((v) => !forbidden.test(v), `${what} cannot hold control characters`),
+  );
+}
+
+export const nameSchema = text('a name', 200, /[\u0000-\u001f\u007f]/);
+export const ticketSchema = text('a ticket reference', 200, /[\u0000-\u001f\u007f]/);
+// A reason may run over several lines; other control characters are refused.
+export const reasonSchema = text('a reason', 2000, /[\u0000-\u0008\u000b-\u001f\u007f]/);
 
 function oneOf<const T extends readonly string[]>(
   choices: T,
   what: string,
   aliases: Record<string, T[number]> = {},
 ) {
-  return z.string().transform((v, ctx) => {
-    const key = v.trim().toLowerCase();
-    const found = choices.find((c) => c === key) ?? aliases[key];
-    if (found === undefined) {
-      ctx.addIssue({ code: 'custom', message: `${what} must be one of ${choices.join(', ')}` });
-      return z.NEVER;
-    }
-    return found as T[number];
-  });
+  return z.pipe(
+    z.string(),
+    z.transform((v: string, ctx): T[number] => {
+      const key = v.trim().toLowerCase();
+      const found = choices.find((c) => c === key) ?? aliases[key];
+      if (found === undefined) {
+        const message = `${what} must be one of ${choices.join(', ')}`;
+        ctx.issues.push({ code: 'custom', message, input: v });
+        return z.NEVER;
+      }
+      return found as T[number];
+    }),
+  );
 }
 
 export const envSchema = oneOf(ENVIRONMENTS, 'the environment', {
@@ -81,14 +100,17 @@ export function parseScope(value: string): Scope {
   );
 }
 
-export const scopeSchema = z.string().transform((v, ctx) => {
-  try {
-    return parseScope(v);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
+export const scopeSchema = z.pipe(
+  z.string(),
+  z.transform((v: string, ctx): Scope => {
+    try {
+      return parseScope(v);
+    } catch (err) {
+      ctx.issues.push({ code: 'custom', message: (err as Error).message, input: v });
+      return z.NEVER;
+    }
+  }),
+);
 
 /** A list of ids from a flag or a CSV cell: separated by commas, semicolons or spaces. */
 export function splitIds(value: string): string[] {
@@ -98,9 +120,10 @@ export function splitIds(value: string): string[] {
     .filter((s) => s.length > 0);
 }
 
-export const idListSchema = z
-  .union([z.string().transform(splitIds), z.array(z.string())])
-  .pipe(z.array(idSchema).max(100_000));
+export const idListSchema = z.pipe(
+  z.union([z.pipe(z.string(), z.transform(splitIds)), z.array(z.string())]),
+  z.array(idSchema).check(z.maxLength(100_000, 'a list holds at most 100,000 workspaces')),
+);
 
 export function nearest(value: string, choices: readonly string[]): string | undefined {
   let best: string | undefined;
@@ -130,13 +153,13 @@ function distance(a: string, b: string): number {
 }
 
 /** Checks a value with a schema, turning the first problem into a usage error naming what. */
-export function check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+export function check<T>(schema: z.ZodMiniType<T>, value: unknown, what: string): T {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   throw new DdxError('INVALID_INPUT', `Invalid ${what}: ${describeIssues(r.error)}.`);
 }
 
-export function describeIssues(error: z.ZodError): string {
+export function describeIssues(error: { issues: readonly z.core.$ZodIssue[] }): string {
   return error.issues
     .map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message))
     .join('; ');

@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
 
 /** --db, else DDX_SHARE_DB, else the XDG data folder. */
@@ -14,7 +15,7 @@ export function isPostgresUrl(location: string): boolean {
   return /^postgres(ql)?:\/\//i.test(location);
 }
 
-/** Opens the backend the location names; each is loaded only when it is used. */
+/** Opens the backend the location names; PostgreSQL's client is loaded only when used. */
 export async function openStore(
   location: string,
   opts: { forMigrate?: boolean } = {},
@@ -23,6 +24,5 @@ export async function openStore(
     const { PostgresStore } = await import('./postgres/postgres-store.js');
     return PostgresStore.open(location, opts);
   }
-  const { SqliteStore } = await import('./sqlite/sqlite-store.js');
   return SqliteStore.open(location, opts);
 }

@@ -33,6 +33,8 @@ export interface Reader {
   countWorkspaces(): Promise<number>;
 
   getApp(id: string): Promise<App | undefined>;
+  /** The ones that exist, by id. */
+  getApps(ids: readonly string[]): Promise<Map<string, App>>;
   /** Apps matching the filter, ordered by id, streamed. */
   listApps(filter: AppFilter): AsyncIterable<App>;
   /**
@@ -57,6 +59,11 @@ export interface Reader {
 }
 
 export interface Writer extends Reader {
+  /**
+   * A hint that the next records of a batch will read these apps and workspaces: a backend whose
+   * every read is a network round trip reads them all at once now. An embedded one ignores it.
+   */
+  prefetch?(ids: { apps: readonly string[]; workspaces: readonly string[] }): Promise<void>;
   insertWorkspace(ws: Workspace): Promise<void>;
   insertApp(app: App): Promise<void>;
   renameApp(appId: string, name: string, updatedAt: string): Promise<void>;

@@ -140,15 +140,18 @@ async function trial(
 
 describe('SIGKILL during a bulk apply', () => {
   it(`${TRIALS} kills at random moments of a ${ROWS}-record set-scope --file`, async () => {
-    // Moments (in CPU ms of the child) spread over the whole run and a little past it, so some kills land after the
-    // commit; the seed is printed so a failing moment can be replayed.
+    // Moments, in CPU ms of the child, spread over the whole run and a little past it so that
+    // some kills land after the commit; the seed is printed so a failing run can be replayed.
     const seed = Number(process.env.STRESS_SEED ?? Date.now() % 1_000_000);
     let s = seed;
     const random = (): number => {
-      s = (s * 1103515245 + 12345) % 2147483648;
-      return s / 2147483648;
+      // mulberry32
+      s = (s + 0x6d2b79f5) | 0;
+      let t = Math.imul(s ^ (s >>> 15), 1 | s);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
     };
-    const moments = Array.from({ length: TRIALS }, () => Math.round(random() * fullCpuMs * 1.1));
+    const moments = Array.from({ length: TRIALS }, () => Math.round(random() * fullCpuMs * 1.2));
     const t0 = performance.now();
     let results: Awaited<ReturnType<typeof trial>>[];
     try {

@@ -17,6 +17,12 @@ export class PgWriter extends TxReader implements Writer {
     if (this.buffer.size >= FLUSH_AT) await this.flushNow();
   }
 
+  /** Fills the transaction's cache for a batch's next records: a round trip per table. */
+  async prefetch(ids: { apps: readonly string[]; workspaces: readonly string[] }): Promise<void> {
+    if (ids.apps.length > 0) await this.getApps(ids.apps);
+    if (ids.workspaces.length > 0) await this.getWorkspaces(ids.workspaces);
+  }
+
   insertWorkspace(ws: Workspace): Promise<void> {
     return this.exclusive(async () => {
       const parent =

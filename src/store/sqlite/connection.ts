@@ -1,9 +1,9 @@
-import Database from 'better-sqlite3';
+import { openSqlite, type Database } from './driver.js';
 import { closeSync, mkdirSync, openSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DdxError } from '../../errors.js';
 
-export type Db = Database.Database;
+export type Db = Database;
 
 /** How long a writer waits for another to finish before giving up with exit 5. */
 export const BUSY_TIMEOUT_MS = 10_000;
@@ -18,7 +18,7 @@ export function openDatabase(path: string): Db {
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     createPrivate(path);
-    const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+    const db = openSqlite(path, { timeout: BUSY_TIMEOUT_MS });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');

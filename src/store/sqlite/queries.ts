@@ -173,6 +173,16 @@ export class SqliteReader implements Reader {
     return r && toApp(r);
   }
 
+  async getApps(ids: readonly string[]): Promise<Map<string, App>> {
+    const out = new Map<string, App>();
+    const stmt = this.st.get(`SELECT ${APP_COLUMNS} FROM apps a WHERE a.id = ?`);
+    for (const id of new Set(ids)) {
+      const r = stmt.get(id) as AppRowDb | undefined;
+      if (r) out.set(id, toApp(r));
+    }
+    return out;
+  }
+
   async *listApps(filter: AppFilter): AsyncIterable<App> {
     const { sql, params } = appQuery(filter);
     const stmt = this.st.get(sql);
@@ -355,6 +365,12 @@ export class SqliteWriter extends SqliteReader implements Writer {
   ): Promise<void> {
     // Rows go before the scope leaves CustomWorkspaceAccess and come after it arrives, the
     // order the database's guards insist on.
+    if (scope !== 'CustomWorkspaceAccess') {
+      // No list survives: one DELETE (a no-op for most apps) instead of reading the list first.
+      this.st.get('DELETE FROM app_access WHERE app_id = ?').run(appId);
+      this.st.get('UPDATE apps SET scope = ?, updated_at = ? WHERE id = ?').run(scope, at, appId);
+      return;
+    }
     const keep = new Set(workspaces);
     const current = this.st
       .pluck('SELECT workspace_id FROM app_access WHERE app_id = ?')

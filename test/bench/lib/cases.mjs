@@ -45,7 +45,7 @@ function approvalFiles(ctx, n, withSql) {
 }
 
 /** One bulk run of ddx-share on a fresh copy; checks every record applied. */
-export function bulkRun(ctx, dbArg, csvFile, n) {
+function bulkRun(ctx, dbArg, csvFile, n) {
   const r = ctx.cli(['--db', dbArg, 'set-scope', '--file', csvFile, '--json']);
   const out = JSON.parse(r.stdout);
   if (out.applied !== n) throw new Error(`bulk applied ${out.applied} of ${n}: ${r.stdout}`);
