@@ -3,6 +3,7 @@ import type { AuditEvent, AuditFilter } from '../audit/event.js';
 import { DdxError, EXIT } from '../errors.js';
 import { check, idSchema } from '../io/input.js';
 import { csvRow, table, type Cell } from '../io/render.js';
+import { safeText } from '../io/sanitize.js';
 import { ACTIONS, OUTCOMES } from '../rules/types.js';
 import { scanData } from '../service/check.js';
 import { parseFormat } from './list.js';
@@ -57,7 +58,9 @@ function filterOf(opts: AuditLogOptions): AuditFilter {
     f.outcome = opts.outcome;
   }
   if (opts.since !== undefined) {
-    const t = Date.parse(opts.since);
+    // Only ISO 8601 dates: Date.parse alone reads a year out of almost any text.
+    const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+    const t = iso.test(opts.since.trim()) ? Date.parse(opts.since.trim()) : NaN;
     if (Number.isNaN(t)) {
       throw new DdxError('USAGE', `--since takes an ISO 8601 date, not "${opts.since}".`);
     }
@@ -179,5 +182,5 @@ export async function backupCommand(
 ): Promise<Result> {
   const store = await ctx.openStore();
   const r = await store.backup(path, { force: opts.force ?? false });
-  return value(r, () => `Backed up to ${r.path} (${r.bytes} bytes).`);
+  return value(r, () => `Backed up to ${safeText(r.path)} (${r.bytes} bytes).`);
 }

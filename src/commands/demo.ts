@@ -7,7 +7,7 @@ import type { Environment, WorkspaceKind } from '../rules/types.js';
 import { accessOf } from '../rules/visibility.js';
 import { createApp, createWorkspace, install, setScope, type Meta } from '../service/changes.js';
 import { explain } from '../service/views.js';
-import { openStore, resolveDbLocation } from '../store/open.js';
+import { isPostgresUrl, openStore, resolveDbLocation } from '../store/open.js';
 import { refOf, type Store } from '../store/store.js';
 import { value, type Context, type Result } from './context.js';
 
@@ -33,6 +33,12 @@ const APPS: [string, string, string, Environment][] = [
 ];
 
 export async function demoCommand(ctx: Context, dbFlag: string | undefined): Promise<Result> {
+  if (dbFlag !== undefined && isPostgresUrl(dbFlag)) {
+    // The demo replaces its database wholesale; that is for a file of its own, never a server.
+    throw new DdxError('USAGE', 'The demo builds a SQLite file, not a PostgreSQL database.', {
+      hint: 'Leave out --db, or pass a file path.',
+    });
+  }
   const path = resolve(dbFlag ?? 'ddx-share-demo.db');
   // The default location as it would be without --db and DDX_SHARE_DB (XDG_DATA_HOME counts).
   if (path === resolveDbLocation(undefined, { XDG_DATA_HOME: process.env.XDG_DATA_HOME })) {

@@ -34,12 +34,16 @@ export const idSchema = checked(
   (v) => `${shown(v)} is not an id: an id is ${ID_RULE}`,
 );
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 function text(what: string, max: number, forbidden: RegExp) {
   return z.string().check(
     z.trim(),
     z.minLength(1, `${what} cannot be empty`),
     z.maxLength(max, `${what} is at most ${max} characters`),
     z.refine((v) => !forbidden.test(v), `${what} cannot hold control characters`),
+    // A lone surrogate cannot be stored as UTF-8; it would come back as something else.
+    z.refine((v) => !LONE_SURROGATE.test(v), `${what} holds a broken character (a lone surrogate)`),
   );
 }
 

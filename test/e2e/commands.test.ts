@@ -1054,6 +1054,14 @@ describe('demo', () => {
       t.cleanup();
     }
   });
+
+  it('never runs on a PostgreSQL server: it replaces its database wholesale', async () => {
+    const url = 'postgres://postgres@127.0.0.1:5432/postgres';
+    const r = await cli(copy(), ['demo', '--db', url, '--json']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(jsonError(r.stderr).message).toContain('SQLite file');
+  });
 });
 
 describe('every rule code has an end-to-end test above', () => {

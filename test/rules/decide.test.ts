@@ -847,3 +847,18 @@ describe('codes', () => {
     expect(d.ok && withSharing(app, d.after)).toEqual({ ...app, workspaces: ['globex', 'pat'] });
   });
 });
+
+describe('decideActor refuses what would disguise an actor in the audit trail', () => {
+  it.each([
+    ['a control character', 'kim\u001bc@evil.example'],
+    ['a right-to-left override', 'kim\u202e@evil.example'],
+    ['a zero-width space', 'k\u200bim@ddx.example'],
+    ['a C1 control', 'kim\u009b@ddx.example'],
+  ])('%s', (_what, actor) => {
+    expect(decideActor(actor)).toMatchObject({ ok: false, code: 'ACTOR_REQUIRED' });
+  });
+
+  it('accepts plus addressing and subdomains', () => {
+    expect(decideActor('a.b+c@sub.ddx.example')).toMatchObject({ ok: true });
+  });
+});
