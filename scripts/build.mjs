@@ -1,15 +1,18 @@
-// Bundles the CLI into dist/: one entry plus a chunk per lazily imported command, so start-up
-// parses only what the command asked for needs. Native and optional backends stay external.
+// Bundles the CLI into dist/: the everyday commands in one entry, a chunk for each command that
+// is imported only when it runs. Native and optional backends stay external. The bundle is
+// built beside dist/ and swapped in, so a command running during a rebuild still finds one.
 import { build } from 'esbuild';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
-mkdirSync(new URL('../dist', import.meta.url));
+const root = fileURLToPath(new URL('..', import.meta.url));
+const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
+const out = `${root}dist`;
+const next = `${out}.next-${process.pid}`;
 
 await build({
-  entryPoints: { cli: 'src/cli.ts' },
-  outdir: 'dist',
+  entryPoints: { cli: `${root}src/cli.ts` },
+  outdir: next,
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -28,7 +31,9 @@ await build({
   keepNames: true,
   logLevel: 'warning',
 });
-writeFileSync(
-  new URL('../dist/version.js', import.meta.url),
-  `export const VERSION = ${JSON.stringify(pkg.version)};\n`,
-);
+writeFileSync(`${next}/version.js`, `export const VERSION = ${JSON.stringify(pkg.version)};\n`);
+
+const old = `${out}.old-${process.pid}`;
+if (existsSync(out)) renameSync(out, old);
+renameSync(next, out);
+rmSync(old, { recursive: true, force: true });

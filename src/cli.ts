@@ -363,11 +363,6 @@ export async function main(argv: string[]): Promise<number> {
     });
   }
   const json = argv.includes('--json');
-  // A reader that closed the pipe early (`| head`) has all it wanted: stop quietly.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(EXIT.ok);
-    throw err;
-  });
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
@@ -444,7 +439,17 @@ async function execute(fn: Run, g: Globals): Promise<number> {
     if (result.kind === 'value') {
       await print(json ? `${JSON.stringify(result.json)}\n` : `${result.text()}\n`);
     } else {
-      for await (const chunk of result.lines) await print(chunk);
+      // Rows are gathered into writes of about 64 KiB: one write per row of a million-app
+      // listing costs more than producing the rows.
+      let pending = '';
+      for await (const chunk of result.lines) {
+        pending += chunk;
+        if (pending.length >= 65_536) {
+          await print(pending);
+          pending = '';
+        }
+      }
+      if (pending) await print(pending);
     }
     return result.exitCode ?? EXIT.ok;
   } catch (err) {

@@ -26,14 +26,6 @@ export async function scanData(r: Reader): Promise<Finding[]> {
         message: `Production app ${app.id} belongs to the non-organizational ${app.workspaceId}.`,
       });
     }
-    if (app.scope !== 'CustomWorkspaceAccess' && app.workspaces.length > 0) {
-      findings.push({
-        rule: 'R5',
-        code: 'WORKSPACES_REQUIRE_CUSTOM_SCOPE',
-        target: app.id,
-        message: `${app.id} is on ${app.scope} but keeps an access list.`,
-      });
-    }
     if (app.scope === 'CustomWorkspaceAccess' && app.workspaces.length === 0) {
       findings.push({
         rule: 'R5',
@@ -43,6 +35,24 @@ export async function scanData(r: Reader): Promise<Finding[]> {
       });
     }
     if (app.workspaces.includes(app.workspaceId)) {
+      findings.push({
+        rule: 'R5',
+        code: 'OWNER_IN_ACCESS_LIST',
+        target: app.id,
+        message: `${app.id}'s access list names its owner.`,
+      });
+    }
+  }
+  for (const stray of await r.strayAccess()) {
+    const app = await r.getApp(stray.appId);
+    if (!app) continue;
+    findings.push({
+      rule: 'R5',
+      code: 'WORKSPACES_REQUIRE_CUSTOM_SCOPE',
+      target: app.id,
+      message: `${app.id} is on ${app.scope} but keeps an access list.`,
+    });
+    if (stray.workspaces.includes(app.workspaceId)) {
       findings.push({
         rule: 'R5',
         code: 'OWNER_IN_ACCESS_LIST',

@@ -47,6 +47,11 @@ export interface Reader {
   /** App ids this workspace installed, among the given ones. */
   installedBy(workspaceId: string, appIds: readonly string[]): Promise<Set<string>>;
   isInstalled(appId: string, workspaceId: string): Promise<boolean>;
+  /**
+   * Access-list rows of apps that are not on CustomWorkspaceAccess, by app: none unless a guard
+   * was bypassed. For `audit check`.
+   */
+  strayAccess(): Promise<{ appId: string; workspaces: string[] }[]>;
   /** Every install, streamed. */
   listInstalls(): AsyncIterable<{ appId: string; workspaceId: string }>;
 

@@ -276,10 +276,7 @@ describe('hostile text', () => {
       '--reason',
       `why${RLO}`,
     ]);
-    await ok(
-      ['install', 'hostile-app', '--workspace', 'hostile-title'],
-      `kim${ESC}c${RLO}@evil.example`,
-    );
+    await ok(['install', 'hostile-app', '--workspace', 'hostile-title']);
     const d = new Database(db);
     try {
       d.prepare('UPDATE workspaces SET name = ? WHERE id = ?').run(NAMES.title, 'hostile-title');
@@ -301,7 +298,6 @@ describe('hostile text', () => {
     const app = await cli(db, ['app', 'show', 'hostile-app', '--json']);
     expect(JSON.parse(app.stdout).name).toBe(NAMES.clear);
     const log = JSON.parse((await cli(db, ['audit', 'log', '--json'])).stdout) as Json[];
-    expect(log.map((e) => e.actor)).toContain(`kim${ESC}c${RLO}@evil.example`);
     expect(log.map((e) => e.ticket)).toContain(`SUP-${RLO}1`);
     expect(log.map((e) => e.reason)).toContain(`why${RLO}`);
   });
@@ -322,7 +318,7 @@ describe('hostile text', () => {
     expect(tree.stdout).toContain('hostile-rlo invoice\\u{202e}fdp.exe (organizational)');
     expect(tree.stdout).toContain('hostile-zwsp acme\\u{200b} (organizational)');
     const log = await cli(db, ['audit', 'log']);
-    expect(log.stdout).toContain('kim\\u{1b}c\\u{202e}@evil.example');
+    expect(log.stdout).toContain('SUP-\\u{202e}1');
   });
 
   it('CSV, a data format, keeps bidi characters but never a raw control character', async () => {
@@ -349,7 +345,8 @@ describe('hostile text', () => {
       [[`frob${TITLE}`], 2],
       [['audit', 'log', '--action', `x${CLEAR}${RLO}`], 2],
       [['list', '--format', `csv${RLO}`], 2],
-      [['install', 'hostile-app', '--workspace', 'hostile-title'], 3],
+      // An actor that could pass for another in the trail is refused before anything else.
+      [['install', 'hostile-app', '--workspace', 'hostile-title'], 2],
     ];
     for (const [args, exit] of cases) {
       for (const json of [false, true]) {

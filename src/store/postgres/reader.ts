@@ -199,6 +199,18 @@ export class PgReader implements Reader {
     });
   }
 
+  async strayAccess(): Promise<{ appId: string; workspaces: string[] }[]> {
+    const rows = await this.run('apps', () =>
+      this.db.rows<{ app_id: string; list: string[] }>(
+        'SELECT x.app_id, array_agg(x.workspace_id ORDER BY x.workspace_id) AS list ' +
+          'FROM app_access x JOIN apps a ON a.id = x.app_id ' +
+          "WHERE a.scope <> 'CustomWorkspaceAccess' GROUP BY x.app_id ORDER BY x.app_id",
+        [],
+      ),
+    );
+    return rows.map((r) => ({ appId: r.app_id, workspaces: r.list }));
+  }
+
   async *listInstalls(): AsyncIterable<{ appId: string; workspaceId: string }> {
     let after: [string, string] = ['', ''];
     for (;;) {

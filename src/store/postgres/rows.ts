@@ -49,7 +49,9 @@ export const PAGE = 1000;
 export const WS_COLUMNS = 'id, name, kind, parent_id, path, created_at';
 
 export const APP_COLUMNS = `a.id, a.name, a.workspace_id, a.environment, a.scope, a.created_at,
-  a.updated_at, ARRAY(SELECT workspace_id FROM app_access WHERE app_id = a.id) AS list`;
+  a.updated_at, CASE WHEN a.scope = 'CustomWorkspaceAccess'
+  THEN ARRAY(SELECT workspace_id FROM app_access WHERE app_id = a.id ORDER BY workspace_id)
+  ELSE '{}'::text[] END AS list`;
 
 export function toApp(r: AppRowDb): App {
   return {

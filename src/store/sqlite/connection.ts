@@ -1,5 +1,5 @@
 import { openSqlite, type Database } from './driver.js';
-import { closeSync, mkdirSync, openSync, statfsSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, statSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DdxError } from '../../errors.js';
 
@@ -16,7 +16,7 @@ export const BUSY_TIMEOUT_MS = 10_000;
  */
 export function openDatabase(path: string): Db {
   try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    ensureFolder(dirname(path));
     createPrivate(path);
     const db = openSqlite(path, { timeout: BUSY_TIMEOUT_MS });
     db.pragma('journal_mode = WAL');
@@ -26,6 +26,27 @@ export function openDatabase(path: string): Db {
   } catch (err) {
     throw sqliteError(err, path);
   }
+}
+
+/**
+ * Creates the missing folders one level at a time. Node's recursive mkdir never returns on some
+ * paths (under /proc/self, for one), so the nearest existing ancestor is found first, and a
+ * file standing where a folder should be is an error rather than a loop.
+ */
+function ensureFolder(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; ; d = dirname(d)) {
+    const kind = statSync(d, { throwIfNoEntry: false });
+    if (kind) {
+      if (!kind.isDirectory()) {
+        throw Object.assign(new Error(`${d} is not a folder`), { code: 'ENOTDIR' });
+      }
+      break;
+    }
+    missing.push(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing.reverse()) mkdirSync(d, { mode: 0o700 });
 }
 
 // A new database is readable by its owner only; SQLite gives its -wal and -shm files the same

@@ -5,6 +5,9 @@ import type { App, Scope, Workspace, WorkspaceRef } from '../../rules/types.js';
 import type { AppFilter, Reader, WorkspaceRow, Writer } from '../store.js';
 import type { Db } from './connection.js';
 
+// Only a CustomWorkspaceAccess app has an access list, so only its rows are looked up; an
+// access row on any other app is what `audit check` looks for separately (see checkGuards).
+//
 // Every statement names the index it must use (INDEXED BY) where the planner could pick a scan:
 // at a million apps the wrong plan costs seconds, and SQLite refuses to run a pinned statement
 // whose index is gone rather than quietly scanning.
@@ -32,7 +35,8 @@ interface WsRowDb {
 }
 
 const APP_COLUMNS = `a.id, a.name, a.workspace_id, a.environment, a.scope, a.created_at,
-  a.updated_at, (SELECT group_concat(workspace_id, ' ') FROM app_access WHERE app_id = a.id) AS list`;
+  a.updated_at, CASE WHEN a.scope = 'CustomWorkspaceAccess'
+  THEN (SELECT group_concat(workspace_id, ' ') FROM app_access WHERE app_id = a.id) END AS list`;
 
 function toApp(r: AppRowDb): App {
   return {
@@ -256,6 +260,17 @@ export class SqliteReader implements Reader {
         : 'SELECT 1 FROM workspaces WHERE id = ?',
     );
     return new Set(ids.filter((id) => stmt.get(id) !== undefined));
+  }
+
+  async strayAccess(): Promise<{ appId: string; workspaces: string[] }[]> {
+    const rows = this.st
+      .get(
+        "SELECT x.app_id, group_concat(x.workspace_id, ' ') AS list FROM app_access x " +
+          "JOIN apps a ON a.id = x.app_id WHERE a.scope <> 'CustomWorkspaceAccess' " +
+          'GROUP BY x.app_id ORDER BY x.app_id',
+      )
+      .all() as { app_id: string; list: string }[];
+    return rows.map((r) => ({ appId: r.app_id, workspaces: r.list.split(' ').sort() }));
   }
 
   async *listInstalls(): AsyncIterable<{ appId: string; workspaceId: string }> {

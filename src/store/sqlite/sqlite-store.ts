@@ -1,4 +1,12 @@
-import { closeSync, existsSync, openSync, renameSync, statSync, chmodSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openSqlite, type Database } from './driver.js';
@@ -50,6 +58,8 @@ export class SqliteStore implements Store {
   static open(path: string, opts: { forMigrate?: boolean } = {}): SqliteStore {
     const store = new SqliteStore(openDatabase(path), path);
     try {
+      // When the WAL does start over by itself, it is cut back to this size (see boundWal).
+      store.db.pragma(`journal_size_limit = ${WAL_RESTART_BYTES}`);
       if (!opts.forMigrate) store.ensureReady();
       return store;
     } catch (err) {
@@ -202,7 +212,7 @@ export class SqliteStore implements Store {
     } catch {
       return;
     }
-    if (size < WAL_RESTART_BYTES) return;
+    if (size <= WAL_RESTART_BYTES) return;
     const mark = `${this.label}-checkpoint`;
     if (!claimMark(mark)) return; // another process is at it
     try {
@@ -222,7 +232,7 @@ export class SqliteStore implements Store {
     if (this.label === ':memory:') return;
     const mark = `${this.label}-checkpoint`;
     const until = Date.now() + CHECKPOINT_WAIT_MS + 1000;
-    while (markAge(mark) < MARK_STALE_MS && Date.now() < until) await sleep(20);
+    while (markLive(mark) && Date.now() < until) await sleep(20);
   }
 
   async checkGuards(): Promise<Finding[]> {
@@ -311,24 +321,28 @@ export class SqliteStore implements Store {
   }
 }
 
-/** Milliseconds since the mark file was made; Infinity when there is none. */
-function markAge(path: string): number {
+/** Whether a checkpoint's mark is up and the process that put it up is still alive. */
+function markLive(path: string): boolean {
   try {
-    return Date.now() - statSync(path).mtimeMs;
-  } catch {
-    return Infinity;
+    if (Date.now() - statSync(path).mtimeMs > MARK_STALE_MS) return false;
+    const pid = Number(readFileSync(path, 'utf8'));
+    if (!Number.isInteger(pid) || pid <= 0) return true; // being written
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: alive, but another user's. ENOENT: no mark. ESRCH: its process died.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
-/** Creates the mark unless a live one exists; a stale one (its process died) is replaced. */
+/** Puts up the mark unless a live one is there; one left by a dead process is replaced. */
 function claimMark(path: string): boolean {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      closeSync(openSync(path, 'wx', 0o600));
+      writeFileSync(path, String(process.pid), { flag: 'wx', mode: 0o600 });
       return true;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return false;
-      if (markAge(path) < MARK_STALE_MS) return false;
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || markLive(path)) return false;
       rmSync(path, { force: true });
     }
   }
