@@ -1,8 +1,9 @@
 // The audit trail is a complete record: replaying only its applied events, from nothing, rebuilds
 // exactly the workspaces, apps and installs the database holds. Random sequences of changes go
-// through the same service functions every command uses, in-process, on a fresh SQLite file.
+// through the same service functions every command uses, in-process, on a fresh database of
+// each backend per run (a SQLite file, a PostgreSQL schema).
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { verifyChain } from '../../src/audit/chain.js';
 import type { AuditEvent, EventInput } from '../../src/audit/event.js';
 import type { App, Environment, Scope, WorkspaceKind } from '../../src/rules/types.js';
@@ -14,9 +15,9 @@ import {
   updateApp,
   type Meta,
 } from '../../src/service/changes.js';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { openStore } from '../../src/store/open.js';
 import type { Writer } from '../../src/store/store.js';
-import { tempDir } from '../helpers/cli.js';
+import { describeBackends } from '../helpers/backends.js';
 
 const RUNS = Number(process.env.FC_RUNS ?? 25);
 const WS = ['w0', 'w1', 'w2', 'w3', 'w4', 'w5'];
@@ -270,7 +271,7 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-describe('audit replay', () => {
+describeBackends('audit replay', (backend) => {
   it('replaying only the applied events rebuilds exactly the stored data', async () => {
     const seen = new Map<string, number>();
     await fc.assert(
@@ -279,8 +280,8 @@ describe('audit replay', () => {
         fc.array(op, { minLength: 20, maxLength: 60 }),
         async (prefix, rest) => {
           const ops = [...prefix, ...rest];
-          const t = tempDir('ddx-replay-');
-          const store = SqliteStore.open(t.db);
+          const t = await backend.fresh();
+          const store = await openStore(t.location);
           try {
             let applied = 0;
             let denied = 0;
@@ -337,7 +338,7 @@ describe('audit replay', () => {
             );
           } finally {
             await store.close();
-            t.cleanup();
+            await t.cleanup();
           }
         },
       ),

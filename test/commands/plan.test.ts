@@ -11,9 +11,12 @@ import type { Context, Result } from '../../src/commands/context.js';
 import { PLAIN } from '../../src/io/render.js';
 import { createApp, createWorkspace, install, setScope } from '../../src/service/changes.js';
 import type { Meta } from '../../src/service/changes.js';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { openStore } from '../../src/store/open.js';
+import type { Store } from '../../src/store/store.js';
+import { describeBackends, type Backend } from '../helpers/backends.js';
 
-// Saved plans: made by a dry run of set-scope --file, applied later by apply-plan, exactly.
+// Saved plans: made by a dry run of set-scope --file, applied later by apply-plan, exactly; on
+// a fresh database of each backend per test.
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -23,15 +26,17 @@ afterEach(async () => {
 const META: Meta = { actor: 'seed@ddx.example', at: '2024-01-01T00:00:00.000Z' };
 
 /** A database with workspaces org > w1, w2, w3 and production apps a1, a2 (w1 installed a1). */
-async function setup() {
+async function setup(backend: Backend) {
   const dir = mkdtempSync(join(tmpdir(), 'ddx-plan-'));
-  const store = SqliteStore.open(join(dir, 'ddx.db'));
+  const db = await backend.fresh();
+  const store = await openStore(db.location);
   cleanups.push(async () => {
     await store.close();
+    await db.cleanup();
     rmSync(dir, { recursive: true, force: true });
   });
   const ctx: Context = {
-    db: join(dir, 'ddx.db'),
+    db: db.location,
     actor: 'staff@ddx.example',
     json: true,
     yes: true,
@@ -68,12 +73,12 @@ function out(r: Result): { json: Record<string, any>; text: string; exitCode: nu
   return { json: r.json as Record<string, any>, text: r.text(), exitCode: r.exitCode ?? 0 };
 }
 
-async function events(store: SqliteStore, fromSeq = 1): Promise<AuditEvent[]> {
+async function events(store: Store, fromSeq = 1): Promise<AuditEvent[]> {
   const all: AuditEvent[] = [];
   for await (const e of store.stream((r) => r.auditEvents({ fromSeq }))) all.push(e);
   return all;
 }
-const head = async (store: SqliteStore) => (await store.read((r) => r.auditHead())).seq;
+const head = async (store: Store) => (await store.read((r) => r.auditHead())).seq;
 
 const CSV = [
   'app,scope,workspaces,ticket,reason,revokeInstalls',
@@ -82,9 +87,9 @@ const CSV = [
   'a2,AllWorkspaces,,,,', // unchanged: the same app again, already on AllWorkspaces
 ].join('\n');
 
-describe('saved plans', () => {
+describeBackends('saved plans', (backend) => {
   it('a dry run saves a sealed plan that apply-plan applies exactly', async () => {
-    const { store, ctx, file, plan } = await setup();
+    const { store, ctx, file, plan } = await setup(backend);
     const before = await head(store);
     const d = out(
       await bulkScopeCommand(ctx, { file: file('s.csv', CSV), dryRun: true, savePlan: plan }),
@@ -149,7 +154,7 @@ describe('saved plans', () => {
   });
 
   it('a plan that changes the same app twice applies both changes', async () => {
-    const { store, ctx, file, plan } = await setup();
+    const { store, ctx, file, plan } = await setup(backend);
     const csv = 'app,scope,workspaces\na2,custom,w1\na2,custom,w1 w2\n';
     await bulkScopeCommand(ctx, { file: file('s.csv', csv), dryRun: true, savePlan: plan });
     const a = out(await applyPlanCommand(ctx, plan));
@@ -158,7 +163,7 @@ describe('saved plans', () => {
   });
 
   it('a stale plan applies nothing', async () => {
-    const { store, ctx, file, plan } = await setup();
+    const { store, ctx, file, plan } = await setup(backend);
     await bulkScopeCommand(ctx, { file: file('s.csv', CSV), dryRun: true, savePlan: plan });
     // Someone changes a2 after the plan was saved, then puts the scope back: still stale.
     await store.write(async (w) => {
@@ -194,7 +199,7 @@ describe('saved plans', () => {
   });
 
   it('an edited plan, or one from another database, is refused', async () => {
-    const { store, ctx, file, plan } = await setup();
+    const { store, ctx, file, plan } = await setup(backend);
     await bulkScopeCommand(ctx, { file: file('s.csv', CSV), dryRun: true, savePlan: plan });
     const text = readFileSync(plan, 'utf8');
     const before = await head(store);
@@ -217,7 +222,7 @@ describe('saved plans', () => {
 
     // The same plan, untouched, against another database: its key differs.
     writeFileSync(plan, text);
-    const other = await setup();
+    const other = await setup(backend);
     await expect(applyPlanCommand(other.ctx, plan)).rejects.toThrow(/another database/);
     // Laid out anew by some tool, it is the same plan: the seal is over its content.
     writeFileSync(plan, JSON.stringify(JSON.parse(text), null, 2));
@@ -225,7 +230,7 @@ describe('saved plans', () => {
   });
 
   it('a plan with nothing to change applies nothing, and says so', async () => {
-    const { ctx, file, plan } = await setup();
+    const { ctx, file, plan } = await setup(backend);
     const csv = file('s.csv', 'app,scope\na1,children\n');
     const d = out(await bulkScopeCommand(ctx, { file: csv, dryRun: true, savePlan: plan }));
     expect(d.json).toMatchObject({ applied: 0, unchanged: 1, planSaved: true });
@@ -235,7 +240,7 @@ describe('saved plans', () => {
   });
 
   it('a dry run with bad records saves no plan', async () => {
-    const { store, ctx, file, plan } = await setup();
+    const { store, ctx, file, plan } = await setup(backend);
     const csv = 'app,scope\na1,current\na2,all\nnope,all\n';
     const before = await head(store);
     const d = out(
