@@ -69,11 +69,13 @@ function unknownWorkspace(wsId: string): DdxError {
   });
 }
 
-async function* all(r: Reader, filter: AppFilter): AsyncIterable<Row> {
-  for await (const app of r.listApps(filter)) yield { app };
+// Rows travel a page at a time: at a million apps, a hop through the async iterators per row
+// costs more than writing the row.
+async function* all(r: Reader, filter: AppFilter): AsyncIterable<Row[]> {
+  for await (const page of r.listAppPages(filter)) yield page.map((app) => ({ app }));
 }
 
-async function* visible(r: Reader, wsId: string, filter: AppFilter): AsyncIterable<Row> {
+async function* visible(r: Reader, wsId: string, filter: AppFilter): AsyncIterable<Row[]> {
   const ws = await r.getWorkspace(wsId);
   if (!ws) throw unknownWorkspace(wsId);
   const ref = refOf(ws);
@@ -83,10 +85,12 @@ async function* visible(r: Reader, wsId: string, filter: AppFilter): AsyncIterab
     wsId,
     apps.map((a) => a.id),
   );
+  const rows: Row[] = [];
   for (const app of apps) {
     const access = accessOf(app, ref, installed.has(app.id));
-    if (access.visible) yield { app, access };
+    if (access.visible) rows.push({ app, access });
   }
+  yield rows;
 }
 
 function rowJson(row: Row): Record<string, unknown> {
@@ -118,30 +122,42 @@ function cells(row: Row): Cell[] {
 }
 
 async function* lines(
-  rows: AsyncIterable<Row>,
+  pages: AsyncIterable<Row[]>,
   format: ListFormat,
   withAccess: boolean,
   ctx: Context,
 ): AsyncIterable<string> {
   const headers = withAccess ? [...COLUMNS, ...ACCESS_COLUMNS] : COLUMNS;
   if (format === 'ndjson') {
-    for await (const row of rows) yield JSON.stringify(rowJson(row)) + '\n';
+    for await (const page of pages) {
+      let out = '';
+      for (const row of page) out += JSON.stringify(rowJson(row)) + '\n';
+      yield out;
+    }
   } else if (format === 'json') {
-    // One JSON array, streamed element by element so a million apps never sit in memory.
+    // One JSON array, streamed a page at a time so a million apps never sit in memory.
     let first = true;
-    for await (const row of rows) {
-      yield (first ? '[' : ',') + JSON.stringify(rowJson(row));
-      first = false;
+    for await (const page of pages) {
+      let out = '';
+      for (const row of page) {
+        out += (first ? '[' : ',') + JSON.stringify(rowJson(row));
+        first = false;
+      }
+      yield out;
     }
     yield first ? '[]\n' : ']\n';
   } else if (format === 'csv') {
     yield csvRow(headers) + '\n';
-    for await (const row of rows) {
-      yield csvRow(cells(row).map((c) => (typeof c === 'boolean' ? String(c) : c))) + '\n';
+    for await (const page of pages) {
+      let out = '';
+      for (const row of page) {
+        out += csvRow(cells(row).map((c) => (typeof c === 'boolean' ? String(c) : c))) + '\n';
+      }
+      yield out;
     }
   } else {
     const body: Cell[][] = [];
-    for await (const row of rows) body.push(cells(row));
+    for await (const page of pages) for (const row of page) body.push(cells(row));
     yield body.length === 0 ? 'No apps match.\n' : table(headers, body, ctx.style) + '\n';
   }
 }

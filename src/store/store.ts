@@ -37,6 +37,8 @@ export interface Reader {
   getApps(ids: readonly string[]): Promise<Map<string, App>>;
   /** Apps matching the filter, ordered by id, streamed. */
   listApps(filter: AppFilter): AsyncIterable<App>;
+  /** The same, a page at a time: a listing of a million apps pays per page, not per app. */
+  listAppPages(filter: AppFilter): AsyncIterable<App[]>;
   /**
    * Apps the workspace may see (its own, plus production apps whose scope may cover it), ordered
    * by id. A superset is allowed: the rules engine has the last word on each.

@@ -31,12 +31,12 @@ const QUIET = { actor: 'staff@ddx.example', note: () => {}, now: () => new Date(
 
 async function setup(backend: Backend) {
   const dir = mkdtempSync(join(tmpdir(), 'ddx-bulk-'));
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
   const db = await backend.fresh();
   const store = await openStore(db.location);
-  cleanups.push(async () => {
+  cleanups.unshift(async () => {
     await store.close();
     await db.cleanup();
-    rmSync(dir, { recursive: true, force: true });
   });
   const ctx: Context = { ...BASE, ...QUIET, db: db.location, openStore: async () => store };
   const file = (name: string, text: string): string => {
@@ -293,9 +293,8 @@ describeBackends('bulk', (backend) => {
       const start = performance.now();
       const r = await run(bulkScopeCommand, 'big.csv', rows.join('\n'));
       const s = (performance.now() - start) / 1000;
-      console.log(
-        `bulk set-scope [${backend.name}]: ${n} records in ${s.toFixed(2)} s, ${Math.round(n / s)}/s`,
-      );
+      const rate = Math.round(n / s);
+      console.log(`bulk set-scope [${backend.name}]: ${n} records in ${s.toFixed(2)} s, ${rate}/s`);
       expect(r.json).toMatchObject({ applied: n, unchanged: 0, invalid: [], denied: [] });
       const evs = await events(before + 1);
       expect(evs).toHaveLength(n);

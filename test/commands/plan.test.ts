@@ -28,12 +28,12 @@ const META: Meta = { actor: 'seed@ddx.example', at: '2024-01-01T00:00:00.000Z' }
 /** A database with workspaces org > w1, w2, w3 and production apps a1, a2 (w1 installed a1). */
 async function setup(backend: Backend) {
   const dir = mkdtempSync(join(tmpdir(), 'ddx-plan-'));
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
   const db = await backend.fresh();
   const store = await openStore(db.location);
-  cleanups.push(async () => {
+  cleanups.unshift(async () => {
     await store.close();
     await db.cleanup();
-    rmSync(dir, { recursive: true, force: true });
   });
   const ctx: Context = {
     db: db.location,

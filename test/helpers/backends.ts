@@ -97,7 +97,12 @@ function fileDatabase(): Promise<{ url: URL; admin: pg.Pool }> {
     const url = new URL(PG_BASE);
     url.pathname = `/${dbName}`;
     url.search = '';
-    const admin = new pg.Pool({ connectionString: url.href, max: 1 });
+    // A schema still locked by a store a failed test left open must not hang the drop.
+    const admin = new pg.Pool({
+      connectionString: url.href,
+      max: 1,
+      options: '-c lock_timeout=5000',
+    });
     admin.on('error', () => undefined);
     return { url, admin };
   })();
@@ -120,7 +125,8 @@ const postgres: Backend = {
 
 /** Drops what the file made: schemas, then its database (even with connections left open). */
 async function dropAll(): Promise<void> {
-  await Promise.all([...pending].map((db) => db.cleanup()));
+  // Whatever a schema's drop says, the database's drop below takes it along.
+  await Promise.allSettled([...pending].map((db) => db.cleanup()));
   if (fileDb === undefined) return;
   const made = fileDb;
   fileDb = undefined;

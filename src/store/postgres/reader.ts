@@ -124,16 +124,22 @@ export class PgReader implements Reader {
   }
 
   async *listApps(filter: AppFilter): AsyncIterable<App> {
+    for await (const page of this.listAppPages(filter)) yield* page;
+  }
+
+  async *listAppPages(filter: AppFilter): AsyncIterable<App[]> {
     const { sql, params } = appQuery(filter);
     let after = '';
     for (;;) {
       const rows = await this.run('apps', () =>
         this.db.rows<AppRowDb>(sql, [...params, after, PAGE]),
       );
+      const page: App[] = [];
       for (const r of rows) {
         const app = toApp(r);
-        if (matches(app, filter)) yield app;
+        if (matches(app, filter)) page.push(app);
       }
+      if (page.length > 0) yield page;
       if (rows.length < PAGE) return;
       after = rows[rows.length - 1]!.id;
     }

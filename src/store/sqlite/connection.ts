@@ -22,9 +22,6 @@ export function openDatabase(path: string): Db {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
-    // 32 MiB of page cache (SQLite's default is 2 MiB): a batch touches several indexes per
-    // record, and re-reading their pages costs more than keeping them. Used only as needed.
-    db.pragma('cache_size = -32768');
     return db;
   } catch (err) {
     throw sqliteError(err, path);

@@ -14,16 +14,17 @@ import type { Db } from './connection.js';
 
 const PAGE = 1000;
 
-interface AppRowDb {
-  id: string;
-  name: string;
-  workspace_id: string;
-  environment: App['environment'];
-  scope: Scope;
-  created_at: string;
-  updated_at: string;
-  list: string | null;
-}
+/** An app row as an array, in APP_COLUMNS order: raw rows cost half what objects do per row. */
+type AppRowDb = [
+  id: string,
+  name: string,
+  workspaceId: string,
+  environment: App['environment'],
+  scope: Scope,
+  createdAt: string,
+  updatedAt: string,
+  list: string | null,
+];
 
 interface WsRowDb {
   id: string;
@@ -39,15 +40,16 @@ const APP_COLUMNS = `a.id, a.name, a.workspace_id, a.environment, a.scope, a.cre
   THEN (SELECT group_concat(workspace_id, ' ') FROM app_access WHERE app_id = a.id) END AS list`;
 
 function toApp(r: AppRowDb): App {
+  const [id, name, workspaceId, environment, scope, createdAt, updatedAt, list] = r;
   return {
-    id: r.id,
-    name: r.name,
-    workspaceId: r.workspace_id,
-    environment: r.environment,
-    scope: r.scope,
-    workspaces: r.list ? r.list.split(' ').sort() : [],
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
+    id,
+    name,
+    workspaceId,
+    environment,
+    scope,
+    workspaces: list ? list.split(' ').sort() : [],
+    createdAt,
+    updatedAt,
   };
 }
 
@@ -112,6 +114,16 @@ export class Statements {
     }
     return s;
   }
+  /** The same, returning each row as an array of its columns. */
+  raw(sql: string): Statement {
+    const key = `raw:${sql}`;
+    let s = this.cache.get(key);
+    if (!s) {
+      s = this.db.prepare(sql).raw(true);
+      this.cache.set(key, s);
+    }
+    return s;
+  }
   /** The same, returning only the first column of each row. */
   pluck(sql: string): Statement {
     const key = `pluck:${sql}`;
@@ -172,14 +184,14 @@ export class SqliteReader implements Reader {
   }
 
   async getApp(id: string): Promise<App | undefined> {
-    const r = this.st.get(`SELECT ${APP_COLUMNS} FROM apps a WHERE a.id = ?`).get(id) as
+    const r = this.st.raw(`SELECT ${APP_COLUMNS} FROM apps a WHERE a.id = ?`).get(id) as
       AppRowDb | undefined;
     return r && toApp(r);
   }
 
   async getApps(ids: readonly string[]): Promise<Map<string, App>> {
     const out = new Map<string, App>();
-    const stmt = this.st.get(`SELECT ${APP_COLUMNS} FROM apps a WHERE a.id = ?`);
+    const stmt = this.st.raw(`SELECT ${APP_COLUMNS} FROM apps a WHERE a.id = ?`);
     for (const id of new Set(ids)) {
       const r = stmt.get(id) as AppRowDb | undefined;
       if (r) out.set(id, toApp(r));
@@ -188,17 +200,23 @@ export class SqliteReader implements Reader {
   }
 
   async *listApps(filter: AppFilter): AsyncIterable<App> {
+    for await (const page of this.listAppPages(filter)) yield* page;
+  }
+
+  async *listAppPages(filter: AppFilter): AsyncIterable<App[]> {
     const { sql, params } = appQuery(filter);
-    const stmt = this.st.get(sql);
+    const stmt = this.st.raw(sql);
     let after = '';
     for (;;) {
       const rows = stmt.all(...params, after, PAGE) as AppRowDb[];
+      const page: App[] = [];
       for (const r of rows) {
         const app = toApp(r);
-        if (matches(app, filter)) yield app;
+        if (matches(app, filter)) page.push(app);
       }
+      if (page.length > 0) yield page;
       if (rows.length < PAGE) return;
-      after = rows[rows.length - 1]!.id;
+      after = rows[rows.length - 1]![0];
     }
   }
 
@@ -226,7 +244,7 @@ export class SqliteReader implements Reader {
     );
     for (const id of listed.all(ws.id) as string[]) ids.add(id);
 
-    const byId = this.st.get(`SELECT ${APP_COLUMNS} FROM apps a WHERE a.id = ?`);
+    const byId = this.st.raw(`SELECT ${APP_COLUMNS} FROM apps a WHERE a.id = ?`);
     for (const id of [...ids].sort()) {
       const app = toApp(byId.get(id) as AppRowDb);
       if (matches(app, filter)) yield app;
