@@ -1,6 +1,7 @@
-import type { AuditEvent } from '../../audit/event.js';
-import type { App, Scope, Workspace } from '../../rules/types.js';
-import type { AppFilter, WorkspaceRow } from '../store.js';
+import type { App, Scope } from '../../rules/types.js';
+import type { AppFilter } from '../store.js';
+export { matches, pathOf, toEvent, toWorkspace } from '../rows.js';
+export type { EventRowDb, WsRowDb } from '../rows.js';
 
 // Rows as PostgreSQL returns them, and the records the rest of ddx-share works with. The shapes
 // are those of the SQLite backend, so both answer every question identically.
@@ -14,33 +15,6 @@ export interface AppRowDb {
   created_at: string;
   updated_at: string;
   list: string[];
-}
-
-export interface WsRowDb {
-  id: string;
-  name: string;
-  kind: Workspace['kind'];
-  parent_id: string | null;
-  path: string;
-  created_at: string;
-}
-
-export interface EventRowDb {
-  /** BIGINT, which pg returns as text so no digit is lost. */
-  seq: string;
-  at: string;
-  actor: string;
-  action: string;
-  target: string;
-  outcome: string;
-  code: string | null;
-  before: string | null;
-  after: string | null;
-  ticket: string | null;
-  reason: string | null;
-  batch: string | null;
-  prev_hash: string;
-  hash: string;
 }
 
 /** Rows per page of a listing: constant memory however long the listing. */
@@ -64,51 +38,6 @@ export function toApp(r: AppRowDb): App {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
-}
-
-export function toWorkspace(r: WsRowDb): WorkspaceRow {
-  const parts = r.path.split('/').filter(Boolean);
-  parts.pop();
-  return {
-    id: r.id,
-    name: r.name,
-    kind: r.kind,
-    parentId: r.parent_id,
-    createdAt: r.created_at,
-    ancestors: parts,
-  };
-}
-
-export function toEvent(r: EventRowDb): AuditEvent {
-  return {
-    seq: Number(r.seq),
-    at: r.at,
-    actor: r.actor,
-    action: r.action,
-    target: r.target,
-    outcome: r.outcome,
-    code: r.code,
-    before: r.before,
-    after: r.after,
-    ticket: r.ticket,
-    reason: r.reason,
-    batch: r.batch,
-    prevHash: r.prev_hash,
-    hash: r.hash,
-  };
-}
-
-export function pathOf(ws: WorkspaceRow): string {
-  return '/' + [...ws.ancestors, ws.id].join('/') + '/';
-}
-
-export function matches(app: App, f: AppFilter): boolean {
-  return (
-    (f.environment === undefined || app.environment === f.environment) &&
-    (f.scope === undefined || app.scope === f.scope) &&
-    (f.workspaceId === undefined || app.workspaceId === f.workspaceId) &&
-    (f.shared !== true || app.scope !== 'CurrentWorkspaceOnly')
-  );
 }
 
 /**

@@ -3,6 +3,7 @@ import { GENESIS, nextEvent } from '../../audit/chain.js';
 import type { AuditEvent, AuditFilter, EventInput } from '../../audit/event.js';
 import type { App, Scope, Workspace, WorkspaceRef } from '../../rules/types.js';
 import type { AppFilter, Reader, WorkspaceRow, Writer } from '../store.js';
+import { matches, pathOf, toEvent, toWorkspace, type EventRowDb, type WsRowDb } from '../rows.js';
 import type { Db } from './connection.js';
 
 // Only a CustomWorkspaceAccess app has an access list, so only its rows are looked up; an
@@ -26,15 +27,6 @@ type AppRowDb = [
   list: string | null,
 ];
 
-interface WsRowDb {
-  id: string;
-  name: string;
-  kind: Workspace['kind'];
-  parent_id: string | null;
-  path: string;
-  created_at: string;
-}
-
 const APP_COLUMNS = `a.id, a.name, a.workspace_id, a.environment, a.scope, a.created_at,
   a.updated_at, CASE WHEN a.scope = 'CustomWorkspaceAccess'
   THEN (SELECT group_concat(workspace_id, ' ') FROM app_access WHERE app_id = a.id) END AS list`;
@@ -50,55 +42,6 @@ function toApp(r: AppRowDb): App {
     workspaces: list ? list.split(' ').sort() : [],
     createdAt,
     updatedAt,
-  };
-}
-
-function toWorkspace(r: WsRowDb): WorkspaceRow {
-  const parts = r.path.split('/').filter(Boolean);
-  parts.pop();
-  return {
-    id: r.id,
-    name: r.name,
-    kind: r.kind,
-    parentId: r.parent_id,
-    createdAt: r.created_at,
-    ancestors: parts,
-  };
-}
-
-interface EventRowDb {
-  seq: number;
-  at: string;
-  actor: string;
-  action: string;
-  target: string;
-  outcome: string;
-  code: string | null;
-  before: string | null;
-  after: string | null;
-  ticket: string | null;
-  reason: string | null;
-  batch: string | null;
-  prev_hash: string;
-  hash: string;
-}
-
-function toEvent(r: EventRowDb): AuditEvent {
-  return {
-    seq: r.seq,
-    at: r.at,
-    actor: r.actor,
-    action: r.action,
-    target: r.target,
-    outcome: r.outcome,
-    code: r.code,
-    before: r.before,
-    after: r.after,
-    ticket: r.ticket,
-    reason: r.reason,
-    batch: r.batch,
-    prevHash: r.prev_hash,
-    hash: r.hash,
   };
 }
 
@@ -335,7 +278,7 @@ export class SqliteReader implements Reader {
       const rows = stmt.all(...params, from, PAGE) as EventRowDb[];
       for (const r of rows) yield toEvent(r);
       if (rows.length < PAGE) return;
-      from = rows[rows.length - 1]!.seq + 1;
+      from = Number(rows[rows.length - 1]!.seq) + 1;
     }
   }
 
@@ -464,19 +407,6 @@ export class SqliteWriter extends SqliteReader implements Writer {
     this.head = { seq: e.seq, hash: e.hash };
     return e;
   }
-}
-
-function pathOf(ws: WorkspaceRow): string {
-  return '/' + [...ws.ancestors, ws.id].join('/') + '/';
-}
-
-function matches(app: App, f: AppFilter): boolean {
-  return (
-    (f.environment === undefined || app.environment === f.environment) &&
-    (f.scope === undefined || app.scope === f.scope) &&
-    (f.workspaceId === undefined || app.workspaceId === f.workspaceId) &&
-    (f.shared !== true || app.scope !== 'CurrentWorkspaceOnly')
-  );
 }
 
 /** The narrowest index for a listing; the remaining filters are applied to each row. */
