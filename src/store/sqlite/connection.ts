@@ -46,7 +46,15 @@ function ensureFolder(dir: string): void {
     missing.push(d);
     if (dirname(d) === d) break;
   }
-  for (const d of missing.reverse()) mkdirSync(d, { mode: 0o700 });
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d, { mode: 0o700 });
+    } catch (err) {
+      // Several first commands at once race to make the folder: the others made it first.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST' || !statSync(d).isDirectory()) throw err;
+    }
+  }
 }
 
 // A new database is readable by its owner only; SQLite gives its -wal and -shm files the same
