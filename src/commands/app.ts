@@ -52,7 +52,8 @@ export async function createAppCommand(
     appJson(app),
     () =>
       `Created ${app.environment} app ${ctx.style.bold(safeText(app.id))} in ` +
-      `${safeText(app.workspaceId)}; only ${safeText(app.workspaceId)} sees it (CurrentWorkspaceOnly).`,
+      `${safeText(app.workspaceId)}; only ${safeText(app.workspaceId)} sees it ` +
+      '(CurrentWorkspaceOnly).',
   );
 }
 

@@ -130,7 +130,9 @@ export async function auditVerifyCommand(
     if (saved && result.ok) {
       const e = await r.auditEvent(saved.seq);
       if (!e)
-        held = `the chain ends before the saved head ${saved.seq}: events were removed or an older copy restored`;
+        held =
+          `the chain ends before the saved head ${saved.seq}: ` +
+          'events were removed or an older copy restored';
       else if (e.hash !== saved.hash)
         held = `event ${saved.seq} no longer has the saved hash: history was rewritten`;
     }

@@ -120,7 +120,9 @@ async function buildRequest(
   if (req.scope === undefined && !editsList) {
     if (!ctx.interactive) {
       throw new DdxError('USAGE', 'set-scope needs a scope.', {
-        hint: 'Pass one of current, children, all, custom (or --add/--remove to edit a custom list).',
+        hint:
+          'Pass one of current, children, all, custom ' +
+          '(or --add/--remove to edit a custom list).',
       });
     }
     const app = await store.read((r) => r.getApp(appId));
@@ -207,7 +209,8 @@ function describe(ctx: Context, r: Planned, dryRun: boolean, preview = false): s
   const side = (a: App): string =>
     a.scope === 'CustomWorkspaceAccess' ? `${a.scope} (${list(a.workspaces)})` : a.scope;
   const lines = [
-    `${dryRun || preview ? 'Would change' : 'Changed'} ${s.bold(safeText(r.before.id))}: ${side(r.before)} -> ${side(r.after)}`,
+    `${dryRun || preview ? 'Would change' : 'Changed'} ${s.bold(safeText(r.before.id))}: ` +
+      `${side(r.before)} -> ${side(r.after)}`,
     `  gain access: ${s.green(list(r.gained))}`,
     `  lose access: ${s.red(list(r.lost))}`,
   ];

@@ -109,7 +109,8 @@ function drawTree(children: Map<string | null, WorkspaceRow[]>, ctx: Context): s
     kids.forEach((ws, i) => {
       const last = i === kids.length - 1;
       const branch = parent === null ? '' : last ? '└── ' : '├── ';
-      const label = `${ctx.style.bold(safeText(ws.id))} ${safeText(ws.name)} ${ctx.style.dim(`(${ws.kind})`)}`;
+      const kind = ctx.style.dim(`(${ws.kind})`);
+      const label = `${ctx.style.bold(safeText(ws.id))} ${safeText(ws.name)} ${kind}`;
       lines.push(prefix + branch + label);
       walk(ws.id, parent === null ? '' : prefix + (last ? '    ' : '│   '));
     });

@@ -10,7 +10,8 @@ import { isCrossWorkspace, sees } from './visibility.js';
 // email syntax reserves, control characters, or the invisible and bidirectional formatting
 // characters that would let one actor's name pass for another's in the audit trail.
 const ATOM =
-  '[^\\s@<>()[\\]\\\\,;:"\\u0000-\\u001f\\u007f-\\u009f\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2069\\ufeff]+';
+  '[^\\s@<>()[\\]\\\\,;:"' +
+  '\\u0000-\\u001f\\u007f-\\u009f\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2069\\ufeff]+';
 const EMAIL = new RegExp(`^${ATOM}@${ATOM}\\.${ATOM}$`, 'u');
 
 /** R11: every change names the staff member who makes it. */

@@ -18,7 +18,8 @@ beforeEach(async () => {
   t = tempDir('ddx-e2e-bulk-');
   const ws = file(
     'ws.csv',
-    'name,kind,parent,id\nAcme,organizational,,acme\nAcme EU,org,acme,acme-eu\nGlobex,org,,globex\n',
+    'name,kind,parent,id\nAcme,organizational,,acme\n' +
+      'Acme EU,org,acme,acme-eu\nGlobex,org,,globex\n',
   );
   expect((await cli(t.db, ['workspace', 'create', '--file', ws])).exitCode).toBe(0);
 });

@@ -18,7 +18,8 @@ beforeAll(async () => {
   const db = store.connection;
   const insert = db.transaction(() => {
     const ws = db.prepare(
-      'INSERT INTO workspaces (id, name, kind, parent_id, path, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT INTO workspaces (id, name, kind, parent_id, path, created_at) ' +
+        'VALUES (?, ?, ?, ?, ?, ?)',
     );
     const app = db.prepare(
       'INSERT INTO apps (id, name, workspace_id, environment, scope, created_at, updated_at) ' +

@@ -1,3 +1,4 @@
+import { compareGuards } from '../guards.js';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { MigrationFile } from '../migrations.js';
@@ -71,26 +72,5 @@ export async function guardFindings(
   } finally {
     await client.query('ROLLBACK');
   }
-  const findings: Finding[] = [];
-  for (const [name, def] of want) {
-    const got = have.get(name);
-    if (got === undefined) {
-      findings.push({
-        rule: 'guard',
-        code: 'GUARD_MISSING',
-        target: name,
-        message: `The database has lost ${name}; raw SQL is no longer refused there.`,
-      });
-    } else if (got !== def) {
-      findings.push({
-        rule: 'guard',
-        code: 'GUARD_CHANGED',
-        target: name,
-        message: got.endsWith(' (disabled)')
-          ? `${name} is disabled; raw SQL is no longer refused there.`
-          : `${name} differs from the one its migrations created.`,
-      });
-    }
-  }
-  return findings;
+  return compareGuards(want, have);
 }

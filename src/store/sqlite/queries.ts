@@ -386,7 +386,8 @@ export class SqliteWriter extends SqliteReader implements Writer {
     this.st
       .get(
         'INSERT INTO audit_events (seq, at, actor, action, target, outcome, code, before, after, ' +
-          'ticket, reason, batch, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          'ticket, reason, batch, prev_hash, hash) ' +
+          'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(
         e.seq,
@@ -414,13 +415,17 @@ function appQuery(f: AppFilter): { sql: string; params: unknown[] } {
   const tail = 'a.id > ? ORDER BY a.id LIMIT ?';
   if (f.workspaceId !== undefined) {
     return {
-      sql: `SELECT ${APP_COLUMNS} FROM apps a INDEXED BY apps_owner WHERE a.workspace_id = ? AND ${tail}`,
+      sql:
+        `SELECT ${APP_COLUMNS} FROM apps a INDEXED BY apps_owner ` +
+        `WHERE a.workspace_id = ? AND ${tail}`,
       params: [f.workspaceId],
     };
   }
   if (f.scope !== undefined && f.scope !== 'CurrentWorkspaceOnly') {
     return {
-      sql: `SELECT ${APP_COLUMNS} FROM apps a INDEXED BY apps_shared WHERE a.scope = ? AND a.scope <> 'CurrentWorkspaceOnly' AND ${tail}`,
+      sql:
+        `SELECT ${APP_COLUMNS} FROM apps a INDEXED BY apps_shared ` +
+        `WHERE a.scope = ? AND a.scope <> 'CurrentWorkspaceOnly' AND ${tail}`,
       params: [f.scope],
     };
   }

@@ -10,6 +10,7 @@ import {
   type MigrationFile,
   type MigrationPlan,
 } from '../migrations.js';
+import { compareGuards } from '../guards.js';
 import { migrationsDir } from '../paths.js';
 import type { Finding, MigrationStatus, Reader, Store, Writer } from '../store.js';
 import { BUSY_TIMEOUT_MS, openDatabase, sqliteError, type Db } from './connection.js';
@@ -129,7 +130,8 @@ export class SqliteStore implements Store {
         this.db.exec(next.sql);
         this.db
           .prepare(
-            'INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)',
+            'INSERT INTO schema_migrations (version, name, checksum, applied_at) ' +
+              'VALUES (?, ?, ?, ?)',
           )
           .run(next.version, next.name, next.checksum, new Date().toISOString());
         return false;
@@ -257,24 +259,7 @@ export class SqliteStore implements Store {
       for (const f of this.migrationFiles()) expected.exec(f.sql);
       const want = schemaObjects(expected);
       const have = schemaObjects(this.db);
-      for (const [name, sql] of want) {
-        const got = have.get(name);
-        if (got === undefined) {
-          findings.push({
-            rule: 'guard',
-            code: 'GUARD_MISSING',
-            target: name,
-            message: `The database has lost ${name}; raw SQL is no longer refused there.`,
-          });
-        } else if (got !== sql) {
-          findings.push({
-            rule: 'guard',
-            code: 'GUARD_CHANGED',
-            target: name,
-            message: `${name} differs from the one its migrations created.`,
-          });
-        }
-      }
+      findings.push(...compareGuards(want, have));
     } finally {
       expected.close();
     }
@@ -348,7 +333,8 @@ function markUp(path: string): boolean {
 function schemaObjects(db: Db): Map<string, string> {
   const rows = db
     .prepare(
-      "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'",
+      'SELECT type, name, sql FROM sqlite_master ' +
+        "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'",
     )
     .all() as { type: string; name: string; sql: string }[];
   return new Map(rows.map((r) => [`${r.type} ${r.name}`, r.sql]));
