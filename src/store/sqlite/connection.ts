@@ -19,12 +19,32 @@ export function openDatabase(path: string): Db {
     ensureFolder(dirname(path));
     createPrivate(path);
     const db = openSqlite(path, { timeout: BUSY_TIMEOUT_MS });
-    db.pragma('journal_mode = WAL');
+    toWal(db);
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     return db;
   } catch (err) {
     throw sqliteError(err, path);
+  }
+}
+
+/**
+ * Turns WAL on. On a brand-new file several first commands race to make the switch, and SQLite
+ * answers the losers SQLITE_BUSY at once instead of calling the busy handler, so the switch is
+ * retried here for as long as any other lock would be waited for.
+ */
+function toWal(db: Db): void {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      const code = String((err as { code?: unknown }).code ?? '');
+      if (!code.startsWith('SQLITE_BUSY') || Date.now() > deadline) throw err;
+      Atomics.wait(pause, 0, 0, wait);
+    }
   }
 }
 
