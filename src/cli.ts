@@ -345,6 +345,8 @@ function build(run: (fn: Run, globals: () => Globals) => void): Command {
 }
 
 /** Runs the CLI and returns the exit code; nothing below this function exits the process. */
+export { setEsmImporter } from './io/esm.js';
+
 export async function main(argv: string[]): Promise<number> {
   watchStdout();
   let pending: { fn: Run; globals: () => Globals } | undefined;

@@ -288,12 +288,15 @@ describe('concurrent migrate', () => {
 });
 
 describe('a migration killed mid-way', () => {
+  // Long enough (over a second here) that a kill 300 ms in lands inside the transaction.
+  const FILLER_ROWS = 4_000_000;
   it('leaves the database at the version before, intact, and a new migrate completes', async () => {
     expect((await createAcme(t.db)).exitCode).toBe(0);
     addMigration(
       '0002_slow.sql',
       'CREATE TABLE filler (n INTEGER PRIMARY KEY) STRICT;\n' +
-        'WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 1000000)\n' +
+        'WITH RECURSIVE c(n) AS ' +
+        `(SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < ${FILLER_ROWS})\n` +
         'INSERT INTO filler SELECT n FROM c;\n',
     );
     const child = execa('node', [BIN, 'migrate'], {
@@ -331,7 +334,7 @@ describe('a migration killed mid-way', () => {
     expect(again.exitCode).toBe(0);
     withDb(t.db, (db) => {
       expect(db.prepare('SELECT max(version) FROM schema_migrations').pluck().get()).toBe(2);
-      expect(db.prepare('SELECT count(*) FROM filler').pluck().get()).toBe(1_000_000);
+      expect(db.prepare('SELECT count(*) FROM filler').pluck().get()).toBe(FILLER_ROWS);
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     });
     const list = await cliJson(t.db, ['workspace', 'list'], { env });

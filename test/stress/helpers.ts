@@ -72,7 +72,8 @@ export async function snapshotCli(): Promise<Snapshot> {
       const before = listing(dist);
       rmSync(join(dir, 'dist'), { recursive: true, force: true });
       try {
-        cpSync(dist, join(dir, 'dist'), { recursive: true });
+        // Times are kept: the code cache is used only beside the very bundle it was made for.
+        cpSync(dist, join(dir, 'dist'), { recursive: true, preserveTimestamps: true });
         if (listing(dist) === before) break;
       } catch {
         // dist/ changed while it was copied: try again.

@@ -30,6 +30,8 @@ type AppRowDb = [
 const APP_COLUMNS = `a.id, a.name, a.workspace_id, a.environment, a.scope, a.created_at,
   a.updated_at, CASE WHEN a.scope = 'CustomWorkspaceAccess'
   THEN (SELECT group_concat(workspace_id, ' ') FROM app_access WHERE app_id = a.id) END AS list`;
+// Built once: the statement cache is keyed by the text, and a bulk batch asks for it per record.
+const APP_BY_ID = `SELECT ${APP_COLUMNS} FROM apps a WHERE a.id = ?`;
 
 function toApp(r: AppRowDb): App {
   const [id, name, workspaceId, environment, scope, createdAt, updatedAt, list] = r;
@@ -47,34 +49,25 @@ function toApp(r: AppRowDb): App {
 
 /** Prepared statements, made once per connection and reused for every record of a batch. */
 export class Statements {
-  private readonly cache = new Map<string, Statement>();
+  // One map per mode, keyed by the text itself: a key built per call ("raw:" + sql) would be
+  // hashed afresh on every lookup, and a bulk batch makes several lookups per record.
+  private readonly rows = new Map<string, Statement>();
+  private readonly arrays = new Map<string, Statement>();
+  private readonly firsts = new Map<string, Statement>();
   constructor(readonly db: Db) {}
   get(sql: string): Statement {
-    let s = this.cache.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.cache.set(sql, s);
-    }
-    return s;
+    return this.rows.get(sql) ?? this.keep(this.rows, sql, this.db.prepare(sql));
   }
   /** The same, returning each row as an array of its columns. */
   raw(sql: string): Statement {
-    const key = `raw:${sql}`;
-    let s = this.cache.get(key);
-    if (!s) {
-      s = this.db.prepare(sql).raw(true);
-      this.cache.set(key, s);
-    }
-    return s;
+    return this.arrays.get(sql) ?? this.keep(this.arrays, sql, this.db.prepare(sql).raw(true));
   }
   /** The same, returning only the first column of each row. */
   pluck(sql: string): Statement {
-    const key = `pluck:${sql}`;
-    let s = this.cache.get(key);
-    if (!s) {
-      s = this.db.prepare(sql).pluck();
-      this.cache.set(key, s);
-    }
+    return this.firsts.get(sql) ?? this.keep(this.firsts, sql, this.db.prepare(sql).pluck());
+  }
+  private keep(cache: Map<string, Statement>, sql: string, s: Statement): Statement {
+    cache.set(sql, s);
     return s;
   }
 }
@@ -127,14 +120,13 @@ export class SqliteReader implements Reader {
   }
 
   async getApp(id: string): Promise<App | undefined> {
-    const r = this.st.raw(`SELECT ${APP_COLUMNS} FROM apps a WHERE a.id = ?`).get(id) as
-      AppRowDb | undefined;
+    const r = this.st.raw(APP_BY_ID).get(id) as AppRowDb | undefined;
     return r && toApp(r);
   }
 
   async getApps(ids: readonly string[]): Promise<Map<string, App>> {
     const out = new Map<string, App>();
-    const stmt = this.st.raw(`SELECT ${APP_COLUMNS} FROM apps a WHERE a.id = ?`);
+    const stmt = this.st.raw(APP_BY_ID);
     for (const id of new Set(ids)) {
       const r = stmt.get(id) as AppRowDb | undefined;
       if (r) out.set(id, toApp(r));
@@ -187,7 +179,7 @@ export class SqliteReader implements Reader {
     );
     for (const id of listed.all(ws.id) as string[]) ids.add(id);
 
-    const byId = this.st.raw(`SELECT ${APP_COLUMNS} FROM apps a WHERE a.id = ?`);
+    const byId = this.st.raw(APP_BY_ID);
     for (const id of [...ids].sort()) {
       const app = toApp(byId.get(id) as AppRowDb);
       if (matches(app, filter)) yield app;
