@@ -34,7 +34,7 @@ await build({
   outfile: `${next}/ddx-share.cjs`,
   format: 'cjs',
   packages: 'bundle',
-  external: ['better-sqlite3', 'pg', 'pg-native', '@inquirer/*'],
+  external: ['pg', 'pg-native', '@inquirer/*'],
   define: { __DDX_SHARE_VERSION__: JSON.stringify(pkg.version), 'import.meta.url': '__ddxUrl' },
   banner: { js: "var __ddxUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
