@@ -208,7 +208,7 @@ export async function setScope(
   );
   if (opts.write && w.setSharing && w.removeInstall) {
     for (const ws of d.revokedInstalls) await w.removeInstall(appId, ws);
-    await w.setSharing(appId, after.scope, after.workspaces, meta.at);
+    await w.setSharing(app, after.scope, after.workspaces, meta.at);
   }
   return {
     ok: true,

@@ -74,7 +74,17 @@ export interface Writer extends Reader {
   insertWorkspace(ws: Workspace): Promise<void>;
   insertApp(app: App): Promise<void>;
   renameApp(appId: string, name: string, updatedAt: string): Promise<void>;
-  setSharing(appId: string, scope: Scope, workspaces: readonly string[], at: string): Promise<void>;
+  /**
+   * Moves an app to a scope and access list. `app` is the app as read in this same write: its
+   * current list decides which rows go and which come, so none has to be read again (the
+   * database refuses a list left behind, or a row added twice).
+   */
+  setSharing(
+    app: Pick<App, 'id' | 'workspaces'>,
+    scope: Scope,
+    workspaces: readonly string[],
+    at: string,
+  ): Promise<void>;
   addInstall(appId: string, workspaceId: string, at: string): Promise<void>;
   removeInstall(appId: string, workspaceId: string): Promise<void>;
   /** A value kept in the database itself, such as the key that seals saved plans. */

@@ -35,7 +35,7 @@ export async function seed(store: Store): Promise<void> {
     await w.insertApp(app('prod', 'team', 'production'));
     await w.insertApp(app('dev', 'team', 'development'));
     await w.insertApp(app('custom', 'team', 'production'));
-    await w.setSharing('custom', 'CustomWorkspaceAccess', ['root'], T);
+    await w.setSharing({ id: 'custom', workspaces: [] }, 'CustomWorkspaceAccess', ['root'], T);
     await w.addInstall('prod', 'root', T);
     await w.appendEvent(eventInput(1));
   });

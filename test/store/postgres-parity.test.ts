@@ -71,7 +71,7 @@ async function session(w: Writer, seed: number, steps: number): Promise<unknown[
       const custom = rnd() < 0.4;
       const list = custom ? [...new Set([pick(others), pick(others), pick(others)])] : [];
       const scope = custom ? 'CustomWorkspaceAccess' : pick(SCOPES);
-      await w.setSharing(appId, scope, list, `2030-02-0${1 + (i % 9)}`);
+      await w.setSharing(app, scope, list, `2030-02-0${1 + (i % 9)}`);
     } else if (r < 0.6) {
       const app = (await w.getApp(appId))!;
       const ws = pick(workspaces).id;
@@ -170,11 +170,16 @@ describePg('PostgresStore answers as SqliteStore does', () => {
           const id = `a${['-', '_', ''][i % 3]}${i}`;
           await w.insertApp(app(id, child(i % 1500), i % 7 === 0 ? 'development' : 'production'));
           if (i % 7 === 0) continue;
-          if (i % 3 === 0) await w.setSharing(id, 'AllWorkspaces', [], T);
+          if (i % 3 === 0) await w.setSharing((await w.getApp(id))!, 'AllWorkspaces', [], T);
           if (i % 5 === 1)
-            await w.setSharing(id, 'CustomWorkspaceAccess', [`g${i % 300}`, 'r0'], T);
+            await w.setSharing(
+              (await w.getApp(id))!,
+              'CustomWorkspaceAccess',
+              [`g${i % 300}`, 'r0'],
+              T,
+            );
           if (i % 2 === 0) await w.addInstall(id, child((i + 1) % 1500), T);
-          if (i % 11 === 0) await w.setSharing(id, 'AllChildWorkspaces', [], T);
+          if (i % 11 === 0) await w.setSharing((await w.getApp(id))!, 'AllChildWorkspaces', [], T);
         }
       });
     }

@@ -142,7 +142,12 @@ describePg('PostgresStore', () => {
     const seen = await store.write(
       async (w) => {
         await w.insertWorkspace(ws('later', 'team'));
-        await w.setSharing('prod', 'CustomWorkspaceAccess', ['later', 'root'], T);
+        await w.setSharing(
+          (await w.getApp('prod'))!,
+          'CustomWorkspaceAccess',
+          ['later', 'root'],
+          T,
+        );
         await w.appendEvent(eventInput(2));
         const kids = (await collect(w.descendants('root'))).map((x) => x.id);
         const listed = (await collect(w.listApps({ shared: true }))).map((a) => a.workspaces);

@@ -71,7 +71,7 @@ beforeAll(async () => {
   });
   await store.write(
     async (w) => {
-      await w.setSharing('a-3-0-0', 'CustomWorkspaceAccess', ['r4'], at);
+      await w.setSharing((await w.getApp('a-3-0-0'))!, 'CustomWorkspaceAccess', ['r4'], at);
       await w.addInstall('a-3-0-0', 'r4', at);
       await w.removeInstall('a-3-0-0', 'r4');
       await w.renameApp('a-3-0-0', 'n', at);

@@ -56,37 +56,26 @@ export class PgWriter extends TxReader implements Writer {
   }
 
   setSharing(
-    appId: string,
+    app: Pick<App, 'id' | 'workspaces'>,
     scope: Scope,
     workspaces: readonly string[],
     at: string,
   ): Promise<void> {
+    const appId = app.id;
     return this.exclusive(async () => {
-      const current = await this.accessList(appId);
       // Rows go before the scope leaves CustomWorkspaceAccess and come after it arrives, the
       // order the database's guards insist on.
       const keep = new Set(workspaces);
-      for (const id of current) {
+      for (const id of app.workspaces) {
         if (!keep.has(id)) await this.hold('accessDel', [appId, id], { app: appId });
       }
       await this.hold('scope', [appId, scope, at], { app: appId });
-      const had = new Set(current);
+      const had = new Set(app.workspaces);
       for (const id of workspaces) {
         if (!had.has(id)) await this.hold('accessIns', [appId, id], { app: appId, refs: [id] });
       }
       this.patch(appId, { scope, workspaces: [...keep].sort(), updatedAt: at });
     });
-  }
-
-  private async accessList(appId: string): Promise<readonly string[]> {
-    const have = this.apps.get(appId);
-    if (have !== undefined) return have?.workspaces ?? [];
-    if (this.dirtyApps.has(appId)) await this.flushNow();
-    const rows = await this.db.rows<{ workspace_id: string }>(
-      'SELECT workspace_id FROM app_access WHERE app_id = $1',
-      [appId],
-    );
-    return rows.map((r) => r.workspace_id);
   }
 
   /** Applies a buffered update to the cached app, or notes that the database must answer. */

@@ -326,29 +326,20 @@ export class SqliteWriter extends SqliteReader implements Writer {
   }
 
   async setSharing(
-    appId: string,
+    app: Pick<App, 'id' | 'workspaces'>,
     scope: Scope,
     workspaces: readonly string[],
     at: string,
   ): Promise<void> {
     // Rows go before the scope leaves CustomWorkspaceAccess and come after it arrives, the
-    // order the database's guards insist on.
-    if (scope !== 'CustomWorkspaceAccess') {
-      // No list survives: one DELETE (a no-op for most apps) instead of reading the list first.
-      this.st.get('DELETE FROM app_access WHERE app_id = ?').run(appId);
-      this.st.get('UPDATE apps SET scope = ?, updated_at = ? WHERE id = ?').run(scope, at, appId);
-      return;
-    }
+    // order the database's guards insist on. Most changes have no list on either side.
     const keep = new Set(workspaces);
-    const current = this.st
-      .pluck('SELECT workspace_id FROM app_access WHERE app_id = ?')
-      .all(appId) as string[];
     const del = this.st.get('DELETE FROM app_access WHERE app_id = ? AND workspace_id = ?');
-    for (const id of current) if (!keep.has(id)) del.run(appId, id);
-    this.st.get('UPDATE apps SET scope = ?, updated_at = ? WHERE id = ?').run(scope, at, appId);
-    const had = new Set(current);
+    for (const id of app.workspaces) if (!keep.has(id)) del.run(app.id, id);
+    this.st.get('UPDATE apps SET scope = ?, updated_at = ? WHERE id = ?').run(scope, at, app.id);
+    const had = new Set(app.workspaces);
     const ins = this.st.get('INSERT INTO app_access (app_id, workspace_id) VALUES (?, ?)');
-    for (const id of workspaces) if (!had.has(id)) ins.run(appId, id);
+    for (const id of workspaces) if (!had.has(id)) ins.run(app.id, id);
   }
 
   async addInstall(appId: string, workspaceId: string, at: string): Promise<void> {
