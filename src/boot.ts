@@ -30,7 +30,13 @@ let loaded: { cli: CliModule; script: Script } | undefined;
 
 function load(useCache: boolean): { cli: CliModule; script: Script } {
   if (loaded) return loaded;
-  const fd = openSync(BUNDLE, 'r');
+  let fd: number;
+  try {
+    fd = openSync(BUNDLE, 'r');
+  } catch (err) {
+    // Said the way Node says it of a missing module, which is what this is (mid-rebuild, say).
+    throw new Error(`Cannot find module '${BUNDLE}': run \`npm run build\`.`, { cause: err });
+  }
   let source: string;
   let stamp: string;
   try {
