@@ -61,7 +61,7 @@ describe('the code cache', () => {
     expect(String(r.stdout)).toContain('GOVERN WHO CAN SEE');
   });
 
-  it('that is damaged, with the right stamp, is refused by V8 and the command still runs', async () => {
+  it('that is damaged but stamped right is refused by V8, and the command runs', async () => {
     const dir = copyPackage('damaged');
     const cache = join(dir, 'dist', 'ddx-share.cache');
     const file = readFileSync(cache);
