@@ -72,8 +72,10 @@ function makeCodeCache() {
     encoding: 'utf8',
   });
   rmSync(scratch, { recursive: true, force: true });
-  if (r.status !== 0 || !existsSync(`${next}/ddx-share.cache`)) {
+  if (!existsSync(`${next}/ddx-share.cache`)) {
     console.warn(`build: no code cache, start-up will be slower: ${r.stderr || r.error}`);
+  } else if (r.status !== 0) {
+    console.warn(`build: the code cache may cover less than it should: ${r.stderr}`);
   }
 }
 
