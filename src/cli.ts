@@ -344,9 +344,9 @@ function build(run: (fn: Run, globals: () => Globals) => void): Command {
   return program;
 }
 
-/** Runs the CLI and returns the exit code; nothing below this function exits the process. */
 export { setEsmImporter } from './io/esm.js';
 
+/** Runs the CLI and returns the exit code; nothing below this function exits the process. */
 export async function main(argv: string[]): Promise<number> {
   watchStdout();
   let pending: { fn: Run; globals: () => Globals } | undefined;
