@@ -10,7 +10,8 @@ import type * as Cli from './cli.js';
 // start-up, and Node 20 keeps no compile cache of its own, so the bundle (dist/ddx-share.cjs)
 // runs as a script compiled from V8's code cache (dist/ddx-share.cache), which the build makes
 // by running a few commands. A cache V8 refuses (another Node, other flags) or one made for
-// another bundle is ignored: the bundle is then compiled as usual, only slower.
+// another bundle (known by its size and modification time, since V8 itself checks only the
+// length) is ignored: the bundle is then compiled as usual, only slower.
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BUNDLE = join(here, 'ddx-share.cjs');
