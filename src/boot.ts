@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -27,9 +27,9 @@ type Wrapped = (
   dirname: string,
 ) => void;
 
-let loaded: { cli: CliModule; script: Script } | undefined;
+let loaded: { cli: CliModule; script: Script; stamp: string } | undefined;
 
-function load(useCache: boolean): { cli: CliModule; script: Script } {
+function load(useCache: boolean): NonNullable<typeof loaded> {
   if (loaded) return loaded;
   let fd: number;
   try {
@@ -47,11 +47,7 @@ function load(useCache: boolean): { cli: CliModule; script: Script } {
     closeSync(fd);
   }
   const cachedData = useCache ? cacheFor(stamp) : undefined;
-  // The same wrapper Node puts around a CommonJS file.
-  const script = new Script(
-    `(function (exports, require, module, __filename, __dirname) {${source}\n})`,
-    cachedData ? { filename: BUNDLE, cachedData } : { filename: BUNDLE },
-  );
+  const script = compileBundle(source, BUNDLE, cachedData);
   const module = { exports: {} };
   (script.runInThisContext() as Wrapped)(
     module.exports,
@@ -62,11 +58,20 @@ function load(useCache: boolean): { cli: CliModule; script: Script } {
   );
   const cli = module.exports as CliModule;
   cli.setEsmImporter((specifier) => import(specifier));
-  loaded = { cli, script };
+  loaded = { cli, script, stamp };
   return loaded;
 }
 
-function stampOf(st: Stats): string {
+/** The bundle as a script: the same wrapper Node puts around a CommonJS file. */
+export function compileBundle(source: string, filename: string, cachedData?: Buffer): Script {
+  return new Script(
+    `(function (exports, require, module, __filename, __dirname) {${source}\n})`,
+    cachedData ? { filename, cachedData } : { filename },
+  );
+}
+
+/** What the cache's first line says of the bundle it was made for. */
+export function stampOf(st: Stats): string {
   return `${st.size}:${st.mtimeMs}`;
 }
 
@@ -92,11 +97,11 @@ export function main(argv: string[]): Promise<number> {
  * caller's to discard) so the functions they need are compiled too, and writes the cache.
  */
 export async function makeCodeCache(commands: string[][]): Promise<void> {
-  const { cli, script } = load(false);
+  const { cli, script, stamp } = load(false);
   const failed: string[] = [];
   for (const argv of commands) if ((await cli.main(argv)) !== 0) failed.push(argv.join(' '));
-  const stamp = Buffer.from(`${stampOf(statSync(BUNDLE))}\n`, 'latin1');
-  writeFileSync(CACHE, Buffer.concat([stamp, script.createCachedData()]));
+  const head = Buffer.from(`${stamp}\n`, 'latin1');
+  writeFileSync(CACHE, Buffer.concat([head, script.createCachedData()]));
   // Still a usable cache, but of less than it should hold: the build says so.
   if (failed.length > 0) throw new Error(`warm-up commands failed: ${failed.join('; ')}`);
 }

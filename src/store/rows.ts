@@ -78,3 +78,20 @@ export function matches(app: App, f: AppFilter): boolean {
     (f.shared !== true || app.scope !== 'CurrentWorkspaceOnly')
   );
 }
+
+/**
+ * The access-list rows a sharing change removes and adds, going from the list as read to the
+ * new one. Both backends remove before the scope leaves CustomWorkspaceAccess and add after it
+ * arrives, the order the database's guards insist on; most changes have no list on either side.
+ */
+export function accessChange(
+  from: readonly string[],
+  to: readonly string[],
+): { removed: string[]; added: string[] } {
+  const keep = new Set(to);
+  const had = new Set(from);
+  return {
+    removed: from.filter((id) => !keep.has(id)),
+    added: to.filter((id) => !had.has(id)),
+  };
+}

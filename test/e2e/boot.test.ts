@@ -1,8 +1,8 @@
 import { execa } from 'execa';
 import { cpSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Script } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
+import { compileBundle, stampOf } from '../../src/boot.js';
 import { ACTOR, ROOT, tempDir } from '../helpers/cli.js';
 
 // The built CLI starts from V8's code cache. These check that the build leaves one V8 takes for
@@ -36,13 +36,9 @@ describe('the code cache', () => {
     const bundle = join(DIST, 'ddx-share.cjs');
     const file = readFileSync(join(DIST, 'ddx-share.cache'));
     const end = file.indexOf(0x0a);
-    const st = statSync(bundle);
-    expect(file.toString('latin1', 0, end)).toBe(`${st.size}:${st.mtimeMs}`);
+    expect(file.toString('latin1', 0, end)).toBe(stampOf(statSync(bundle)));
     const source = readFileSync(bundle, 'utf8');
-    const script = new Script(
-      `(function (exports, require, module, __filename, __dirname) {${source}\n})`,
-      { filename: bundle, cachedData: file.subarray(end + 1) },
-    );
+    const script = compileBundle(source, bundle, file.subarray(end + 1));
     expect(script.cachedDataRejected).toBe(false);
   });
 

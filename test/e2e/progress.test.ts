@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ACTOR, BIN, ROOT, tempDir } from '../helpers/cli.js';
+import { onPty } from '../helpers/pty.js';
 
 const t = tempDir('ddx-progress-');
 afterAll(() => t.cleanup());
@@ -20,29 +21,6 @@ const line = (i) => JSON.stringify({ name: 'W ' + i, kind: 'organizational' }) +
 const part = (a, b) => Array.from({ length: b - a }, (_, k) => line(a + k)).join('');
 process.stdout.write(part(0, ${FIRST}));
 setTimeout(() => process.stdout.write(part(${FIRST}, ${TOTAL})), 1200);
-`;
-
-// Runs a shell pipeline with stderr on a pseudo-terminal and stdout in a file; prints what the
-// terminal showed and the exit code.
-const DRIVER = String.raw`
-import json, os, pty, sys
-spec = json.loads(sys.argv[1])
-pid, fd = pty.fork()
-if pid == 0:
-    os.chdir(spec['cwd'])
-    os.execvpe('sh', ['sh', '-c', spec['script']], spec['env'])
-out = b''
-while True:
-    try:
-        chunk = os.read(fd, 65536)
-    except OSError:
-        break
-    if not chunk:
-        break
-    out += chunk
-_, status = os.waitpid(pid, 0)
-print(json.dumps({'exitCode': os.waitstatus_to_exitcode(status),
-                  'terminal': out.decode('utf-8', 'replace')}))
 `;
 
 const quote = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
@@ -62,11 +40,10 @@ describe('the progress line of a bulk file', () => {
     const out = join(t.dir, 'out.json');
     const script = `${pipeline(t.db)} > ${quote(out)}`;
     const env = { PATH: process.env.PATH ?? '', DDX_ACTOR: ACTOR };
-    const r = await execa('python3', ['-c', DRIVER, JSON.stringify({ cwd: ROOT, script, env })], {
-      timeout: 60_000,
-    });
-    const { exitCode, terminal } = JSON.parse(r.stdout) as { exitCode: number; terminal: string };
-    expect(exitCode).toBe(0);
+    const pty = await onPty({ argv: ['sh', '-c', script], env, cwd: ROOT, steps: [], timeout: 60 });
+    expect(pty.failed).toBeNull();
+    expect(pty.exitCode).toBe(0);
+    const terminal = pty.output;
     // Ticks come every 256 records; 768 is the first read after the pause.
     expect(terminal).toContain('\rworkspace records: 768 records read…');
     expect(terminal.endsWith('\r\u001b[K')).toBe(true);

@@ -4,7 +4,7 @@
 // --json, nothing is ever asked.
 import Database from 'better-sqlite3';
 import { execa } from 'execa';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runChange } from '../../src/commands/run-change.js';
@@ -12,82 +12,15 @@ import { createApp, createWorkspace, install, setScope } from '../../src/service
 import type { Meta } from '../../src/service/changes.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { ACTOR, BIN, cli, jsonError, ROOT, tempDir } from '../helpers/cli.js';
-
-// A conversation: wait until the pattern (a regular expression) shows in the output written
-// since the last keystrokes, pause a moment, type the keys. Then read until the process ends.
-const DRIVER = String.raw`
-import fcntl, json, os, pty, re, select, signal, struct, sys, termios, time
-spec = json.loads(sys.argv[1])
-pid, fd = pty.fork()
-if pid == 0:
-    os.chdir(spec['cwd'])
-    os.execvpe(spec['argv'][0], spec['argv'], spec['env'])
-fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 50, 200, 0, 0))
-out = b''
-def pump(timeout):
-    global out
-    r, _, _ = select.select([fd], [], [], timeout)
-    if not r:
-        return True
-    try:
-        chunk = os.read(fd, 65536)
-    except OSError:
-        return False
-    if not chunk:
-        return False
-    out += chunk
-    return True
-def wait_for(pattern, timeout):
-    start = len(out)
-    rx = re.compile(pattern.encode())
-    deadline = time.time() + timeout
-    while not rx.search(out, start):
-        left = deadline - time.time()
-        if left <= 0 or not pump(min(left, 0.1)):
-            return bool(rx.search(out, start))
-    return True
-failed = None
-for i, (pattern, keys) in enumerate(spec['steps']):
-    if not wait_for(pattern, spec['timeout']):
-        failed = {'step': i, 'pattern': pattern}
-        break
-    time.sleep(0.15)
-    os.write(fd, keys.encode())
-deadline = time.time() + spec['timeout']
-status = None
-while time.time() < deadline:
-    alive = pump(0.1)
-    wpid, st = os.waitpid(pid, os.WNOHANG)
-    if wpid != 0:
-        status = st
-        break
-    if not alive:
-        time.sleep(0.05)
-if status is None:
-    os.kill(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
-    failed = failed or {'step': 'exit', 'pattern': None}
-while pump(0.05):
-    pass
-print(json.dumps({'exitCode': os.waitstatus_to_exitcode(status),
-                  'output': out.decode('utf-8', 'replace'), 'failed': failed}))
-`;
+import { onPty, type Terminal } from '../helpers/pty.js';
 
 const UP = '\u001b[A';
 const DOWN = '\u001b[B';
 const ENTER = '\r';
 const CTRL_C = '\u0003';
 
-interface Terminal {
-  exitCode: number;
-  /** Everything the terminal showed, stdout and stderr together, cursor movements and all. */
-  output: string;
-  failed: { step: number | string; pattern: string | null } | null;
-}
-
 let tmp: ReturnType<typeof tempDir>;
 let seeded: string;
-let driver: string;
 let copies = 0;
 
 /**
@@ -152,12 +85,7 @@ async function onTerminal(
     steps,
     timeout: 15,
   };
-  const r = await execa('python3', [driver, JSON.stringify(spec)], {
-    reject: false,
-    timeout: 120_000,
-  });
-  if (r.exitCode !== 0) throw new Error(`the pty driver failed: ${r.stderr}`);
-  return JSON.parse(r.stdout) as Terminal;
+  return onPty(spec);
 }
 
 /** The terminal's output without cursor movements and colours, for reading. */
@@ -199,8 +127,6 @@ beforeAll(async () => {
   tmp = tempDir('ddx-e2e-prompts-');
   seeded = join(tmp.dir, 'seeded.db');
   await seed(seeded);
-  driver = join(tmp.dir, 'pty-driver.py');
-  writeFileSync(driver, DRIVER);
   const python = await execa('python3', ['-c', 'import pty, termios'], { reject: false });
   if (python.exitCode !== 0) throw new Error('these tests need python3 with its pty module');
 });
@@ -436,24 +362,16 @@ describe('colour on a terminal', () => {
   it('is on by default and off with NO_COLOR', async () => {
     const db = copy();
     const spec = (env: Record<string, string>) =>
-      execa('python3', [
-        driver,
-        JSON.stringify({
-          argv: [process.execPath, BIN, 'workspace', 'list'],
-          env: {
-            PATH: process.env.PATH ?? '/usr/bin:/bin',
-            TERM: 'xterm',
-            DDX_SHARE_DB: db,
-            ...env,
-          },
-          cwd: ROOT,
-          steps: [],
-          timeout: 15,
-        }),
-      ]);
-    const coloured = JSON.parse((await spec({})).stdout) as Terminal;
+      onPty({
+        argv: [process.execPath, BIN, 'workspace', 'list'],
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TERM: 'xterm', DDX_SHARE_DB: db, ...env },
+        cwd: ROOT,
+        steps: [],
+        timeout: 15,
+      });
+    const coloured = await spec({});
     expect(coloured.output).toContain('\u001b[1mid');
-    const plain = JSON.parse((await spec({ NO_COLOR: '1' })).stdout) as Terminal;
+    const plain = await spec({ NO_COLOR: '1' });
     expect(plain.output).not.toContain('\u001b[1m');
   });
 });

@@ -4,6 +4,7 @@ import type { App, Scope, Workspace } from '../../rules/types.js';
 import type { Writer } from '../store.js';
 import type { Deps, Kind } from './buffer.js';
 import { TxReader } from './cache.js';
+import { accessChange } from '../rows.js';
 import { pathOf } from './rows.js';
 
 // The writing half of a write transaction: each write is buffered (see buffer.ts) and applied
@@ -63,18 +64,11 @@ export class PgWriter extends TxReader implements Writer {
   ): Promise<void> {
     const appId = app.id;
     return this.exclusive(async () => {
-      // Rows go before the scope leaves CustomWorkspaceAccess and come after it arrives, the
-      // order the database's guards insist on.
-      const keep = new Set(workspaces);
-      for (const id of app.workspaces) {
-        if (!keep.has(id)) await this.hold('accessDel', [appId, id], { app: appId });
-      }
+      const { removed, added } = accessChange(app.workspaces, workspaces);
+      for (const id of removed) await this.hold('accessDel', [appId, id], { app: appId });
       await this.hold('scope', [appId, scope, at], { app: appId });
-      const had = new Set(app.workspaces);
-      for (const id of workspaces) {
-        if (!had.has(id)) await this.hold('accessIns', [appId, id], { app: appId, refs: [id] });
-      }
-      this.patch(appId, { scope, workspaces: [...keep].sort(), updatedAt: at });
+      for (const id of added) await this.hold('accessIns', [appId, id], { app: appId, refs: [id] });
+      this.patch(appId, { scope, workspaces: [...new Set(workspaces)].sort(), updatedAt: at });
     });
   }
 

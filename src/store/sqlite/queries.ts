@@ -3,7 +3,8 @@ import { GENESIS, nextEvent } from '../../audit/chain.js';
 import type { AuditEvent, AuditFilter, EventInput } from '../../audit/event.js';
 import type { App, Scope, Workspace, WorkspaceRef } from '../../rules/types.js';
 import type { AppFilter, Reader, WorkspaceRow, Writer } from '../store.js';
-import { matches, pathOf, toEvent, toWorkspace, type EventRowDb, type WsRowDb } from '../rows.js';
+import { accessChange, matches, pathOf, toEvent, toWorkspace } from '../rows.js';
+import type { EventRowDb, WsRowDb } from '../rows.js';
 import type { Db } from './connection.js';
 
 // Only a CustomWorkspaceAccess app has an access list, so only its rows are looked up; an
@@ -331,15 +332,16 @@ export class SqliteWriter extends SqliteReader implements Writer {
     workspaces: readonly string[],
     at: string,
   ): Promise<void> {
-    // Rows go before the scope leaves CustomWorkspaceAccess and come after it arrives, the
-    // order the database's guards insist on. Most changes have no list on either side.
-    const keep = new Set(workspaces);
-    const del = this.st.get('DELETE FROM app_access WHERE app_id = ? AND workspace_id = ?');
-    for (const id of app.workspaces) if (!keep.has(id)) del.run(app.id, id);
+    const { removed, added } = accessChange(app.workspaces, workspaces);
+    if (removed.length > 0) {
+      const del = this.st.get('DELETE FROM app_access WHERE app_id = ? AND workspace_id = ?');
+      for (const id of removed) del.run(app.id, id);
+    }
     this.st.get('UPDATE apps SET scope = ?, updated_at = ? WHERE id = ?').run(scope, at, app.id);
-    const had = new Set(app.workspaces);
-    const ins = this.st.get('INSERT INTO app_access (app_id, workspace_id) VALUES (?, ?)');
-    for (const id of workspaces) if (!had.has(id)) ins.run(app.id, id);
+    if (added.length > 0) {
+      const ins = this.st.get('INSERT INTO app_access (app_id, workspace_id) VALUES (?, ?)');
+      for (const id of added) ins.run(app.id, id);
+    }
   }
 
   async addInstall(appId: string, workspaceId: string, at: string): Promise<void> {
