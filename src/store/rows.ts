@@ -88,6 +88,7 @@ export function accessChange(
   from: readonly string[],
   to: readonly string[],
 ): { removed: string[]; added: string[] } {
+  if (from.length === 0) return { removed: [], added: [...to] }; // the usual case, in bulk
   const keep = new Set(to);
   const had = new Set(from);
   return {
